@@ -1,0 +1,161 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * The one typed configuration schema. Every setting is declared once here with its type, default, environment
+ * variable and validation; sources are layered defaults < config file < environment < flags by `loadConfig`.
+ * This table is public surface: renaming a key or an environment variable is a breaking change.
+ */
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
+export type LogFormat = 'auto' | 'pretty' | 'json';
+
+export interface Config {
+  /** DBTRAIL_HOME: holds config.json, the embedded SQLite state and the default local object store. */
+  readonly home: string;
+  readonly log: { readonly level: LogLevel; readonly format: LogFormat };
+  /** Where state lives: `sqlite:PATH` (default `sqlite:<home>/dbtrail.db`) or `postgres://...`. */
+  readonly stateUrl: string;
+  /** Where objects live: `file:///path` (default `<home>/objects`) or `s3://bucket/prefix`. */
+  readonly objectsUrl: string;
+  readonly s3: {
+    readonly endpoint: string | undefined;
+    readonly region: string;
+    readonly forcePathStyle: boolean;
+    /** Server-side encryption: `AES256` or `aws:kms`; undefined leaves it to the bucket policy. */
+    readonly sse: string | undefined;
+    readonly sseKmsKeyId: string | undefined;
+  };
+  readonly source: {
+    /** Default DSN for commands that talk to a tracked server; may carry no password. */
+    readonly dsn: string | undefined;
+    /** Path of a file whose first line is the source password. */
+    readonly passwordFile: string | undefined;
+    /** The source password, from DBTRAIL_SOURCE_PASSWORD only: never from a flag (argv is world-readable). */
+    readonly password: string | undefined;
+  };
+  readonly tenant: string;
+  readonly server: { readonly listen: string };
+}
+
+export type SettingType = 'string' | 'boolean' | 'enum';
+
+export interface Setting {
+  /** Dotted path in Config, also the key in config.json (nested objects). */
+  readonly key: string;
+  readonly type: SettingType;
+  readonly env: string;
+  readonly values?: readonly string[];
+  /** Secrets are redacted in `dbtrail config show` and logs, and cannot be set by a flag. */
+  readonly secret?: boolean;
+  readonly description: string;
+  readonly default: (home: string) => string | boolean | undefined;
+}
+
+export const SETTINGS: readonly Setting[] = [
+  {
+    key: 'log.level',
+    type: 'enum',
+    env: 'DBTRAIL_LOG_LEVEL',
+    values: ['trace', 'debug', 'info', 'warn', 'error', 'silent'],
+    description: 'Log level',
+    default: () => 'info',
+  },
+  {
+    key: 'log.format',
+    type: 'enum',
+    env: 'DBTRAIL_LOG_FORMAT',
+    values: ['auto', 'pretty', 'json'],
+    description: 'Log format: auto is human-readable on a terminal and JSON otherwise',
+    default: () => 'auto',
+  },
+  {
+    key: 'stateUrl',
+    type: 'string',
+    env: 'DBTRAIL_STATE_URL',
+    description: 'State store: sqlite:PATH or postgres://...',
+    default: (home) => `sqlite:${join(home, 'dbtrail.db')}`,
+  },
+  {
+    key: 'objectsUrl',
+    type: 'string',
+    env: 'DBTRAIL_OBJECTS_URL',
+    description: 'Object store: file:///path or s3://bucket/prefix',
+    default: (home) => `file://${join(home, 'objects')}`,
+  },
+  {
+    key: 's3.endpoint',
+    type: 'string',
+    env: 'DBTRAIL_S3_ENDPOINT',
+    description: 'S3 endpoint URL for S3-compatible stores',
+    default: () => undefined,
+  },
+  {
+    key: 's3.region',
+    type: 'string',
+    env: 'DBTRAIL_S3_REGION',
+    description: 'S3 region',
+    default: () => process.env['AWS_REGION'] ?? 'us-east-1',
+  },
+  {
+    key: 's3.forcePathStyle',
+    type: 'boolean',
+    env: 'DBTRAIL_S3_FORCE_PATH_STYLE',
+    description: 'Use path-style S3 addressing',
+    default: () => false,
+  },
+  {
+    key: 's3.sse',
+    type: 'enum',
+    env: 'DBTRAIL_S3_SSE',
+    values: ['AES256', 'aws:kms'],
+    description: 'S3 server-side encryption',
+    default: () => undefined,
+  },
+  {
+    key: 's3.sseKmsKeyId',
+    type: 'string',
+    env: 'DBTRAIL_S3_SSE_KMS_KEY_ID',
+    description: 'KMS key id for aws:kms server-side encryption',
+    default: () => undefined,
+  },
+  {
+    key: 'source.dsn',
+    type: 'string',
+    env: 'DBTRAIL_SOURCE_DSN',
+    description: 'Default source DSN (mysql://user@host:port)',
+    default: () => undefined,
+  },
+  {
+    key: 'source.passwordFile',
+    type: 'string',
+    env: 'DBTRAIL_SOURCE_PASSWORD_FILE',
+    description: 'File holding the source password',
+    default: () => undefined,
+  },
+  {
+    key: 'source.password',
+    type: 'string',
+    env: 'DBTRAIL_SOURCE_PASSWORD',
+    secret: true,
+    description: 'Source password (environment only)',
+    default: () => undefined,
+  },
+  {
+    key: 'tenant',
+    type: 'string',
+    env: 'DBTRAIL_TENANT',
+    description: 'Tenant name used in object paths for CLI-driven backups',
+    default: () => 'default',
+  },
+  {
+    key: 'server.listen',
+    type: 'string',
+    env: 'DBTRAIL_LISTEN',
+    description: 'Address the HTTP server listens on',
+    default: () => '127.0.0.1:8420',
+  },
+];
+
+export function defaultHome(env: NodeJS.ProcessEnv): string {
+  return env['DBTRAIL_HOME'] ?? join(homedir(), '.dbtrail');
+}
