@@ -281,7 +281,8 @@ export class MariaDbSandbox implements SqlRunner {
     if (child === undefined || !this.running) return;
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');
-    const timeout = sleep(30_000).then(() => 'timeout');
+    // The timer must not keep the process alive once the server has exited.
+    const timeout = sleep(30_000, 'timeout', { ref: false });
     if ((await Promise.race([exited, timeout])) === 'timeout') {
       child.kill('SIGKILL');
       await exited;
