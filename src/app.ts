@@ -1,0 +1,84 @@
+import type { Config } from './config/schema.js';
+import { systemClock, type Clock } from './lib/clock.js';
+import { UnsupportedBackendError } from './store/errors.js';
+import { openSqliteStateStore } from './store/sqlite/state-store.js';
+import type { StateStore } from './store/state-store.js';
+import { parseStateUrl } from './store/state-url.js';
+
+/**
+ * The composition root: the only module that knows the concrete backends. It reads the config, opens each
+ * backend and hands out services typed by their interfaces; commands, the HTTP server and the scheduler take an
+ * App and never import a backend themselves.
+ */
+export interface App {
+  readonly config: Config;
+  readonly clock: Clock;
+  readonly store: StateStore;
+  /** Closes every service, newest first, even when one fails; idempotent. */
+  close(): Promise<void>;
+}
+
+export interface AppOptions {
+  /** Time source for every service (tests, retention drills); the wall clock by default. */
+  readonly clock?: Clock;
+}
+
+export async function openApp(config: Config, options: AppOptions = {}): Promise<App> {
+  const clock = options.clock ?? systemClock;
+  const closers: (() => Promise<void>)[] = [];
+  try {
+    const store = await openStateStore(config.stateUrl, clock);
+    closers.push(() => store.close());
+    return new OpenApp(config, clock, store, closers);
+  } catch (err) {
+    await closeAll(closers);
+    throw err;
+  }
+}
+
+/** The state store named by `stateUrl`. */
+export async function openStateStore(stateUrl: string, clock: Clock = systemClock): Promise<StateStore> {
+  const location = parseStateUrl(stateUrl);
+  switch (location.kind) {
+    case 'sqlite':
+      return openSqliteStateStore({ path: location.path, clock });
+    case 'postgres':
+      throw new UnsupportedBackendError(
+        `Cannot open state store ${location.display}: PostgreSQL state is not available in this build yet; use sqlite:PATH`,
+        { fields: { stateUrl: location.display } },
+      );
+  }
+}
+
+class OpenApp implements App {
+  readonly config: Config;
+  readonly clock: Clock;
+  readonly store: StateStore;
+  readonly #closers: (() => Promise<void>)[];
+  #closing: Promise<void> | undefined;
+
+  constructor(config: Config, clock: Clock, store: StateStore, closers: (() => Promise<void>)[]) {
+    this.config = config;
+    this.clock = clock;
+    this.store = store;
+    this.#closers = closers;
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= closeAll(this.#closers);
+    return this.#closing;
+  }
+}
+
+async function closeAll(closers: (() => Promise<void>)[]): Promise<void> {
+  const errors: Error[] = [];
+  for (const close of closers.splice(0).reverse()) {
+    try {
+      await close();
+    } catch (err) {
+      errors.push(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+  // Report the first failure; the others are usually its consequences.
+  if (errors[0] !== undefined) throw errors[0];
+}

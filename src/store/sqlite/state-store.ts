@@ -1,0 +1,104 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { systemClock, type Clock } from '../../lib/clock.js';
+import { messageOf } from '../../lib/errors.js';
+import type { BackupCatalog } from '../catalog.js';
+import { StoreOpenError } from '../errors.js';
+import type { ServerRepository } from '../servers.js';
+import type { StateStore, StoreCapabilities } from '../state-store.js';
+import type { TenantRepository } from '../tenants.js';
+import { SqliteBackupCatalog } from './catalog.js';
+import { connectSqlite, SqliteConnection, type SqliteDatabase } from './driver.js';
+import { SQLITE_MIGRATIONS } from './migrations.js';
+import { migrate, schemaVersion } from './migrator.js';
+import { SqliteServerRepository } from './servers.js';
+import { SqliteTenantRepository } from './tenants.js';
+
+export interface SqliteStoreOptions {
+  /** Database file (its directory is created when missing), or `:memory:`. */
+  readonly path: string;
+  readonly clock?: Clock;
+  /** How long a write waits for another process's lock before failing with StoreBusyError. Default 10 s. */
+  readonly busyTimeoutMs?: number;
+  /** Stop migrating at this version (tests of upgrades from an older schema). Default: the newest. */
+  readonly migrateTo?: number;
+  /** Opens the driver connection; better-sqlite3 by default. */
+  readonly connect?: (path: string, options: { readonly busyTimeoutMs: number }) => SqliteDatabase;
+}
+
+const CAPABILITIES: StoreCapabilities = Object.freeze({
+  // A file on one host; several processes on that host may share it.
+  sharedAcrossHosts: false,
+  // SQLite has one writer at a time per database file; others wait up to busy_timeout.
+  concurrentWriters: false,
+});
+
+export const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
+
+/** Opens (creating when missing) and migrates the SQLite state database. */
+export function openSqliteStateStore(options: SqliteStoreOptions): Promise<SqliteStateStore> {
+  try {
+    return Promise.resolve(SqliteStateStore.open(options));
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  }
+}
+
+export class SqliteStateStore implements StateStore {
+  readonly capabilities = CAPABILITIES;
+  readonly location: string;
+  readonly tenants: TenantRepository;
+  readonly servers: ServerRepository;
+  readonly catalog: BackupCatalog;
+  readonly #conn: SqliteConnection;
+
+  private constructor(conn: SqliteConnection, path: string, clock: Clock) {
+    this.#conn = conn;
+    this.location = `sqlite:${path}`;
+    this.tenants = new SqliteTenantRepository(conn, clock);
+    this.servers = new SqliteServerRepository(conn, clock);
+    this.catalog = new SqliteBackupCatalog(conn, clock);
+    Object.freeze(this);
+  }
+
+  static open(input: SqliteStoreOptions): SqliteStateStore {
+    const options = Object.freeze({ ...input });
+    const clock = options.clock ?? systemClock;
+    const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+    if (options.path !== ':memory:') {
+      try {
+        mkdirSync(dirname(options.path), { recursive: true, mode: 0o700 });
+      } catch (err) {
+        throw new StoreOpenError(
+          `Cannot create the directory of state database ${options.path}: ${messageOf(err)}`,
+          {
+            cause: err,
+            fields: { path: options.path },
+          },
+        );
+      }
+    }
+    const db = (options.connect ?? connectSqlite)(options.path, { busyTimeoutMs });
+    const conn = new SqliteConnection(db);
+    try {
+      migrate(conn, SQLITE_MIGRATIONS, clock, options.migrateTo);
+    } catch (err) {
+      conn.close();
+      throw err;
+    }
+    return new SqliteStateStore(conn, options.path, clock);
+  }
+
+  schemaVersion(): Promise<number> {
+    try {
+      return Promise.resolve(schemaVersion(this.#conn));
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  close(): Promise<void> {
+    this.#conn.close();
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,31 @@
+import type { BackupCatalog } from './catalog.js';
+import type { ServerRepository } from './servers.js';
+import type { TenantRepository } from './tenants.js';
+
+/**
+ * What a backend can do, for callers that must adapt (the control plane refuses several server replicas on a
+ * store that cannot be shared). Ask for a capability; never ask which backend it is.
+ */
+export interface StoreCapabilities {
+  /** Several hosts can use the store at once (server replicas, remote agents). */
+  readonly sharedAcrossHosts: boolean;
+  /** Write transactions of different connections proceed concurrently rather than one at a time. */
+  readonly concurrentWriters: boolean;
+}
+
+/**
+ * The state of dbtrail: tenants, servers, the backup catalog, and (added by later migrations) API keys,
+ * schedules, jobs and the change index. Opened from `stateUrl` by the composition root (src/app.ts).
+ */
+export interface StateStore {
+  readonly capabilities: StoreCapabilities;
+  /** Where the state lives, fit for messages and logs (no credentials). */
+  readonly location: string;
+  readonly tenants: TenantRepository;
+  readonly servers: ServerRepository;
+  readonly catalog: BackupCatalog;
+  /** The highest migration applied to the database. */
+  schemaVersion(): Promise<number>;
+  /** Idempotent. Using the store afterwards throws StoreClosedError. */
+  close(): Promise<void>;
+}
