@@ -13,16 +13,14 @@ function capture(format: 'json' | 'pretty') {
 describe('createLogger', () => {
   it('writes JSON lines with secrets redacted wherever they sit', () => {
     const { logger, text } = capture('json');
-    logger
-      .child({ component: 'test' })
-      .info(
-        {
-          password: 'hunter2',
-          source: { dsn: 'mysql://u:pw@h', password: 'pw2' },
-          headers: { authorization: 'Bearer bt_live_x' },
-        },
-        'connected',
-      );
+    logger.child({ component: 'test' }).info(
+      {
+        password: 'hunter2',
+        source: { dsn: 'mysql://u:pw@h', password: 'pw2' },
+        headers: { authorization: 'Bearer bt_live_x' },
+      },
+      'connected',
+    );
     const line = JSON.parse(text()) as Record<string, unknown>;
     expect(line['msg']).toBe('connected');
     expect(line['component']).toBe('test');
