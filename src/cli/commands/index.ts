@@ -1,5 +1,6 @@
 import type { CommandSpec } from '../command.js';
 import { backupListCommand } from './backup-list.js';
+import { binlogDecodeCommand } from './binlog-decode.js';
 import { configShowCommand } from './config-show.js';
 import { demoCommand } from './demo.js';
 import { doctorCommand } from './doctor.js';
@@ -12,5 +13,6 @@ export const COMMANDS: readonly CommandSpec[] = [
   demoCommand,
   doctorCommand,
   backupListCommand,
+  binlogDecodeCommand,
   configShowCommand,
 ];
