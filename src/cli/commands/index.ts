@@ -1,6 +1,7 @@
 import type { CommandSpec } from '../command.js';
 import { backupListCommand } from './backup-list.js';
 import { binlogDecodeCommand } from './binlog-decode.js';
+import { binlogTailCommand } from './binlog-tail.js';
 import { configShowCommand } from './config-show.js';
 import { demoCommand } from './demo.js';
 import { doctorCommand } from './doctor.js';
@@ -14,5 +15,6 @@ export const COMMANDS: readonly CommandSpec[] = [
   doctorCommand,
   backupListCommand,
   binlogDecodeCommand,
+  binlogTailCommand,
   configShowCommand,
 ];
