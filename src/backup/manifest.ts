@@ -3,11 +3,28 @@
  * so a backup without a manifest is visibly incomplete. Restores depend on this, never on guessing a dump tool's
  * format. On-disk format: versioned; readers accept every earlier version (see `parseManifest`).
  */
+import { isSha256Hex, keyProblem } from '../objects/store.js';
+import { ManifestError } from './errors.js';
+
 export const MANIFEST_FORMAT = 'dbtrail-backup-manifest';
 export const MANIFEST_VERSION = 1;
 export const MANIFEST_FILE = 'manifest.json';
 
 export type BackupTool = 'mydumper' | 'mariadb-backup' | 'xtrabackup';
+export const BACKUP_TOOLS: readonly BackupTool[] = ['mydumper', 'mariadb-backup', 'xtrabackup'];
+
+/** Compression applied by the dump tool to its files. */
+export type Compression = 'none' | 'gzip' | 'zstd';
+export const COMPRESSIONS: readonly Compression[] = ['none', 'gzip', 'zstd'];
+
+/**
+ * Encryption of the stored files: every file is an age file (stored name + `.age`) readable by any of the X25519
+ * recipients' identities. Never holds a secret key.
+ */
+export interface ManifestEncryption {
+  readonly scheme: 'age';
+  readonly recipients: readonly string[];
+}
 
 export interface Coordinates {
   /** Binlog file name, e.g. `binlog.000042`. */
@@ -49,10 +66,180 @@ export interface ManifestV1 {
   readonly coordinates: Coordinates;
   readonly filters: { readonly schemas: readonly string[] | null; readonly tables: readonly string[] | null };
   /** Compression applied by the dump tool to its files. */
-  readonly compression: 'none' | 'gzip' | 'zstd';
+  readonly compression: Compression;
   /** Encryption of the stored files; null when stored in clear. Never holds a secret key. */
-  readonly encryption: null | { readonly scheme: 'age'; readonly recipients: readonly string[] };
+  readonly encryption: null | ManifestEncryption;
   readonly files: readonly ManifestFile[];
 }
 
 export type Manifest = ManifestV1;
+
+/**
+ * Parses and validates `manifest.json` text of any version this dbtrail knows (today: 1), so a restore never
+ * proceeds on a manifest that is missing a field it relies on. `source` names where the text came from.
+ * Unknown extra fields are allowed (a newer minor addition); a newer *version* is refused with advice.
+ */
+export function parseManifest(text: string, source = MANIFEST_FILE): Manifest {
+  const fail = (detail: string, cause?: unknown): never => {
+    throw new ManifestError(`Cannot read backup manifest ${source}: ${detail}`, {
+      fields: { source },
+      ...(cause !== undefined ? { cause } : {}),
+    });
+  };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return fail(`not valid JSON (${err instanceof Error ? err.message : String(err)})`, err);
+  }
+  const root = record(value, 'the top level', fail);
+  if (root['format'] !== MANIFEST_FORMAT) {
+    return fail(`format is ${JSON.stringify(root['format'])}, expected "${MANIFEST_FORMAT}"`);
+  }
+  const version = root['version'];
+  if (typeof version !== 'number' || !Number.isInteger(version) || version < 1) {
+    return fail(`version is ${JSON.stringify(version)}, expected a positive whole number`);
+  }
+  if (version > MANIFEST_VERSION) {
+    return fail(
+      `version ${version} is newer than this dbtrail reads (up to ${MANIFEST_VERSION}); upgrade dbtrail`,
+    );
+  }
+  // Version 1 is the only one so far; a version 2 reader upgrades older objects here, field by field.
+  return parseV1(root, fail);
+}
+
+type Fail = (detail: string) => never;
+
+function parseV1(root: Record<string, unknown>, fail: Fail): ManifestV1 {
+  const str = (obj: Record<string, unknown>, key: string, where: string): string => {
+    const v = obj[key];
+    if (typeof v !== 'string' || v === '')
+      fail(`${where}${key} is ${JSON.stringify(v)}, expected a non-empty string`);
+    return v;
+  };
+  const strOrNull = (obj: Record<string, unknown>, key: string, where: string): string | null => {
+    const v = obj[key];
+    if (v === null) return null;
+    if (typeof v !== 'string') fail(`${where}${key} is ${JSON.stringify(v)}, expected a string or null`);
+    return v;
+  };
+  const count = (obj: Record<string, unknown>, key: string, where: string): number => {
+    const v = obj[key];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+      fail(`${where}${key} is ${JSON.stringify(v)}, expected a whole number of at least 0`);
+    }
+    return v;
+  };
+  const oneOf = <T extends string>(
+    obj: Record<string, unknown>,
+    key: string,
+    allowed: readonly T[],
+    where: string,
+  ): T => {
+    const v = obj[key];
+    if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
+      fail(`${where}${key} is ${JSON.stringify(v)}, expected one of ${allowed.join(', ')}`);
+    }
+    return v as T;
+  };
+  const time = (obj: Record<string, unknown>, key: string): string => {
+    const v = str(obj, key, '');
+    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(v) || Number.isNaN(Date.parse(v))) {
+      fail(`${key} is "${v}", expected an ISO-8601 UTC time like 2024-01-31T02:00:00.000Z`);
+    }
+    return v;
+  };
+  const list = (obj: Record<string, unknown>, key: string, where: string): string[] | null => {
+    const v = obj[key];
+    if (v === null) return null;
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x === '')) {
+      fail(`${where}${key} is ${JSON.stringify(v)}, expected null or a list of names`);
+    }
+    return v as string[];
+  };
+
+  const tool = record(root['tool'], 'tool', fail);
+  const server = record(root['server'], 'server', fail);
+  const coords = record(root['coordinates'], 'coordinates', fail);
+  const filters = record(root['filters'], 'filters', fail);
+  const position = count(coords, 'position', 'coordinates.');
+  if (position < 4) fail(`coordinates.position is ${position}, expected at least 4 (the binlog header)`);
+  const serverId = count(server, 'server_id', 'server.');
+  if (serverId > 0xffffffff) fail(`server.server_id is ${serverId}, expected at most 4294967295`);
+
+  let encryption: ManifestEncryption | null = null;
+  if (root['encryption'] !== null) {
+    const enc = record(root['encryption'], 'encryption', fail);
+    if (enc['scheme'] !== 'age')
+      fail(`encryption.scheme is ${JSON.stringify(enc['scheme'])}, expected "age"`);
+    const recipients = enc['recipients'];
+    if (
+      !Array.isArray(recipients) ||
+      recipients.length === 0 ||
+      recipients.some((r) => typeof r !== 'string' || !r.startsWith('age1'))
+    ) {
+      fail('encryption.recipients must be a non-empty list of age recipients (age1...)');
+    }
+    encryption = { scheme: 'age', recipients: recipients as string[] };
+  }
+
+  const filesValue = root['files'];
+  if (!Array.isArray(filesValue)) fail('files is missing or not a list');
+  const seen = new Set<string>();
+  const files: ManifestFile[] = (filesValue as unknown[]).map((item, i) => {
+    const f = record(item, `files[${i}]`, fail);
+    const path = str(f, 'path', `files[${i}].`);
+    const problem = keyProblem(path, false);
+    if (problem !== undefined) fail(`files[${i}].path "${path}" is not a safe relative path: ${problem}`);
+    if (path === MANIFEST_FILE) fail(`files[${i}].path is the manifest itself`);
+    if (seen.has(path)) fail(`files[${i}].path "${path}" is listed twice`);
+    seen.add(path);
+    if (encryption !== null && !path.endsWith('.age'))
+      fail(`files[${i}].path "${path}" lacks .age but the backup is encrypted`);
+    const size = count(f, 'size', `files[${i}].`);
+    const sha256 = str(f, 'sha256', `files[${i}].`);
+    if (!isSha256Hex(sha256)) fail(`files[${i}].sha256 for "${path}" is not a lower-case hex SHA-256`);
+    return { path, size, sha256 };
+  });
+
+  return {
+    format: MANIFEST_FORMAT,
+    version: 1,
+    backup_id: str(root, 'backup_id', ''),
+    tenant: str(root, 'tenant', ''),
+    server_name: str(root, 'server_name', ''),
+    kind: oneOf(root, 'kind', ['logical', 'physical'] as const, ''),
+    tool: { name: oneOf(tool, 'name', BACKUP_TOOLS, 'tool.'), version: str(tool, 'version', 'tool.') },
+    server: {
+      flavor: oneOf(server, 'flavor', ['mysql', 'mariadb'] as const, 'server.'),
+      version: str(server, 'version', 'server.'),
+      server_id: serverId,
+      server_uuid: strOrNull(server, 'server_uuid', 'server.'),
+      hostname:
+        typeof server['hostname'] === 'string' ? server['hostname'] : fail('server.hostname is not a string'),
+    },
+    started_at: time(root, 'started_at'),
+    finished_at: time(root, 'finished_at'),
+    coordinates: {
+      file: str(coords, 'file', 'coordinates.'),
+      position,
+      gtid: strOrNull(coords, 'gtid', 'coordinates.'),
+    },
+    filters: { schemas: list(filters, 'schemas', 'filters.'), tables: list(filters, 'tables', 'filters.') },
+    compression: oneOf(root, 'compression', COMPRESSIONS, ''),
+    encryption,
+    files,
+  };
+}
+
+function record(value: unknown, where: string, fail: Fail): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    fail(`${where} is not a JSON object`);
+  return value as Record<string, unknown>;
+}
+
+/** The manifest as written to disk: stable key order, two-space indent, trailing newline. */
+export function serializeManifest(manifest: Manifest): string {
+  return `${JSON.stringify(manifest, null, 2)}\n`;
+}

@@ -1,10 +1,16 @@
 import type { CommandSpec } from '../command.js';
+import { backupFetchCommand } from './backup-fetch.js';
 import { backupListCommand } from './backup-list.js';
+import { backupVerifyCommand } from './backup-verify.js';
 import { binlogDecodeCommand } from './binlog-decode.js';
 import { binlogTailCommand } from './binlog-tail.js';
 import { configShowCommand } from './config-show.js';
+import { decryptCommand } from './decrypt.js';
 import { demoCommand } from './demo.js';
 import { doctorCommand } from './doctor.js';
+import { dumpCommand } from './dump.js';
+import { generateKeyCommand } from './generate-key.js';
+import { uploadCommand } from './upload.js';
 
 /**
  * The command table. Each command lives in its own file under this folder; add it here, in the order it should
@@ -13,7 +19,13 @@ import { doctorCommand } from './doctor.js';
 export const COMMANDS: readonly CommandSpec[] = [
   demoCommand,
   doctorCommand,
+  dumpCommand,
+  uploadCommand,
   backupListCommand,
+  backupVerifyCommand,
+  backupFetchCommand,
+  generateKeyCommand,
+  decryptCommand,
   binlogDecodeCommand,
   binlogTailCommand,
   configShowCommand,

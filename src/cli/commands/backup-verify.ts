@@ -1,0 +1,71 @@
+import { openBackupLocation } from '../../backup/location.js';
+import { describeVerifyProblems, verifyBackup, type VerifyResult } from '../../backup/verify.js';
+import { Progress, formatBytes } from '../../lib/progress.js';
+import { flagBool, flagInt, type CommandSpec } from '../command.js';
+import { EXIT_INTERRUPTED } from '../exit-codes.js';
+
+export const backupVerifyCommand: CommandSpec = {
+  path: ['backup', 'verify'],
+  summary: 'Re-read every object of a backup and check it against the manifest; exits 1 on any problem',
+  positionals: [
+    {
+      name: 'LOCATION',
+      description:
+        'The backup: s3://bucket/prefix/<tenant>/<server>/<date>/<time> or its file:// URL or path',
+      required: true,
+    },
+  ],
+  flags: [
+    {
+      name: 'concurrency',
+      type: 'integer',
+      value: 'N',
+      min: 1,
+      max: 64,
+      description: 'Objects read at the same time (default 4)',
+    },
+    { name: 'json', type: 'boolean', description: 'Print the result as one JSON object' },
+  ],
+  async run(ctx, args) {
+    const { store, prefix } = openBackupLocation(args.positionals[0] as string, ctx.config.s3);
+    const log = ctx.logger.child({ component: 'verify' });
+    const progress = new Progress({
+      stream: ctx.stderr,
+      label: 'verify',
+      onEvent: (s) =>
+        log.info({ bytesDone: s.done, bytesTotal: s.total, rate: Math.round(s.rate) }, 'Verify progress'),
+    });
+    let result: VerifyResult;
+    try {
+      const concurrency = flagInt(args, 'concurrency');
+      result = await verifyBackup(store, prefix, {
+        signal: ctx.signal,
+        ...(concurrency !== undefined ? { concurrency } : {}),
+        onProgress: (p) => progress.update(p.bytesDone, p.bytesTotal),
+      });
+      progress.finish();
+    } catch (err) {
+      progress.finish();
+      if (!ctx.signal.aborted) throw err;
+      ctx.stderr.write('dbtrail: verify interrupted\n');
+      return EXIT_INTERRUPTED;
+    } finally {
+      store.close();
+    }
+    if (flagBool(args, 'json')) {
+      ctx.stdout.write(`${JSON.stringify(result)}\n`);
+    } else if (result.ok) {
+      ctx.stdout.write(
+        `Backup ${result.backupId} at ${result.location}: OK (${result.files.length} files, ${formatBytes(result.bytesRead)} read; manifest signature not checked)\n`,
+      );
+    } else {
+      const problems = describeVerifyProblems(result);
+      const name = result.backupId === undefined ? 'Backup' : `Backup ${result.backupId}`;
+      ctx.stdout.write(
+        `${name} at ${result.location}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n` +
+          problems.map((p) => `  ${p}\n`).join(''),
+      );
+    }
+    return result.ok ? 0 : 1;
+  },
+};

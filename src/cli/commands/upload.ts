@@ -1,0 +1,73 @@
+import { resolve } from 'node:path';
+import { uploadBackup, type UploadResult } from '../../backup/upload.js';
+import { Progress, formatBytes } from '../../lib/progress.js';
+import { openObjectStore } from '../../objects/open.js';
+import { flagBool, flagInt, type CommandSpec } from '../command.js';
+import { EXIT_INTERRUPTED } from '../exit-codes.js';
+
+export const uploadCommand: CommandSpec = {
+  path: ['upload'],
+  summary:
+    'Upload a local backup directory to the object store, manifest last; a rerun uploads only what is missing',
+  positionals: [
+    { name: 'BACKUP_DIR', description: 'A backup directory written by dbtrail dump', required: true },
+  ],
+  flags: [
+    {
+      name: 'to',
+      type: 'string',
+      value: 'URL',
+      config: 'objectsUrl',
+      description: 'Object store: s3://bucket/prefix or file:///path (default: objectsUrl from the config)',
+    },
+    {
+      name: 'concurrency',
+      type: 'integer',
+      value: 'N',
+      min: 1,
+      max: 64,
+      description: 'Files uploaded at the same time (default 4)',
+    },
+    { name: 'json', type: 'boolean', description: 'Print the result as one JSON object' },
+  ],
+  async run(ctx, args) {
+    const dir = resolve(args.positionals[0] as string);
+    const store = openObjectStore(ctx.config.objectsUrl, ctx.config.s3);
+    const log = ctx.logger.child({ component: 'upload' });
+    const progress = new Progress({
+      stream: ctx.stderr,
+      label: 'upload',
+      onEvent: (s) =>
+        log.info({ bytesDone: s.done, bytesTotal: s.total, rate: Math.round(s.rate) }, 'Upload progress'),
+    });
+    let result: UploadResult;
+    try {
+      const concurrency = flagInt(args, 'concurrency');
+      result = await uploadBackup(dir, store, {
+        signal: ctx.signal,
+        ...(concurrency !== undefined ? { concurrency } : {}),
+        onProgress: (p) => progress.update(p.bytesDone, p.bytesTotal),
+      });
+      progress.finish();
+    } catch (err) {
+      progress.finish();
+      if (!ctx.signal.aborted) throw err;
+      ctx.stderr.write(`dbtrail: upload interrupted; run the same command again to upload the rest\n`);
+      return EXIT_INTERRUPTED;
+    } finally {
+      store.close();
+    }
+    if (flagBool(args, 'json')) {
+      ctx.stdout.write(`${JSON.stringify(result)}\n`);
+      return 0;
+    }
+    const uploaded = result.files.filter((f) => f.status === 'uploaded').length;
+    const skipped = result.files.length - uploaded;
+    ctx.stdout.write(
+      `Uploaded backup ${result.backupId} to ${result.location}\n` +
+        `  ${result.files.length} files: ${uploaded} uploaded (${formatBytes(result.bytesUploaded)}), ` +
+        `${skipped} already in place (${formatBytes(result.bytesSkipped)}); manifest ${result.manifest === 'uploaded' ? 'written' : 'already in place'}\n`,
+    );
+    return 0;
+  },
+};
