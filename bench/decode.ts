@@ -24,7 +24,9 @@ const cacheDir = join(tmpdir(), 'dbtrail-bench-decode');
 const file = join(cacheDir, `oltp-${ROWS}.binlog`);
 
 async function generate(): Promise<void> {
-  console.log(`Generating ${ROWS.toLocaleString('en-US')} inserts and ${UPDATES.toLocaleString('en-US')} updates on a private MariaDB...`);
+  console.log(
+    `Generating ${ROWS.toLocaleString('en-US')} inserts and ${UPDATES.toLocaleString('en-US')} updates on a private MariaDB...`,
+  );
   const db = await startBenchServer();
   try {
     await db.query(`CREATE DATABASE oltp;
@@ -70,7 +72,8 @@ async function generate(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(BUILT_CLI)) throw new Error('Run `npm run build` first: the NDJSON measurement runs the built CLI');
+  if (!existsSync(BUILT_CLI))
+    throw new Error('Run `npm run build` first: the NDJSON measurement runs the built CLI');
   if (!existsSync(file)) await generate();
   const bytes = (await stat(file)).size;
   console.log(`Binlog: ${file} (${mib(bytes)})`);
@@ -97,13 +100,18 @@ async function main(): Promise<void> {
   const ndjsonSeconds = await timeCommand(process.execPath, [BUILT_CLI, 'binlog', 'decode', file]);
   const peerSeconds = await timeCommand('mariadb-binlog', ['--base64-output=decode-rows', '-v', file]);
 
-  printTable(`bench:decode — ${rows.toLocaleString('en-US')} row events, ${decodeOnly.result.events.toLocaleString('en-US')} events, ${mib(bytes)}`, [
-    { name: 'dbtrail decode only (in-process)', seconds: decodeOnly.seconds, rows, bytes },
-    { name: 'dbtrail decode + NDJSON render (in-process)', seconds: renderInProcess.seconds, rows, bytes },
-    { name: 'dbtrail binlog decode > /dev/null (process)', seconds: ndjsonSeconds, rows, bytes },
-    { name: 'mariadb-binlog -v decode-rows > /dev/null', seconds: peerSeconds, rows, bytes, note: 'peer' },
-  ]);
-  console.log(`\nPeak RSS after decode: ${mib(peakAfterDecode)} (binlog is ${mib(bytes)}: no whole-file buffering)`);
+  printTable(
+    `bench:decode — ${rows.toLocaleString('en-US')} row events, ${decodeOnly.result.events.toLocaleString('en-US')} events, ${mib(bytes)}`,
+    [
+      { name: 'dbtrail decode only (in-process)', seconds: decodeOnly.seconds, rows, bytes },
+      { name: 'dbtrail decode + NDJSON render (in-process)', seconds: renderInProcess.seconds, rows, bytes },
+      { name: 'dbtrail binlog decode > /dev/null (process)', seconds: ndjsonSeconds, rows, bytes },
+      { name: 'mariadb-binlog -v decode-rows > /dev/null', seconds: peerSeconds, rows, bytes, note: 'peer' },
+    ],
+  );
+  console.log(
+    `\nPeak RSS after decode: ${mib(peakAfterDecode)} (binlog is ${mib(bytes)}: no whole-file buffering)`,
+  );
   console.log(
     `Targets: decode-only >= 500,000 rows/s: ${rows / decodeOnly.seconds >= 500_000 ? 'met' : 'NOT met'}; ` +
       `NDJSON process at least as fast as mariadb-binlog: ${ndjsonSeconds <= peerSeconds ? 'met' : 'NOT met'}`,

@@ -25,7 +25,11 @@ export async function timed<T>(fn: () => Promise<T>): Promise<{ result: T; secon
 }
 
 /** Runs a command with stdout to /dev/null (or a file) and returns its wall time. */
-export async function timeCommand(cmd: string, args: readonly string[], stdoutFile = '/dev/null'): Promise<number> {
+export async function timeCommand(
+  cmd: string,
+  args: readonly string[],
+  stdoutFile = '/dev/null',
+): Promise<number> {
   const { seconds } = await timed(
     () =>
       new Promise<void>((resolve, reject) => {
@@ -35,7 +39,9 @@ export async function timeCommand(cmd: string, args: readonly string[], stdoutFi
         let err = '';
         child.stderr.on('data', (d: Buffer) => (err += d.toString()));
         child.on('error', reject);
-        child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited ${code}: ${err}`))));
+        child.on('close', (code) =>
+          code === 0 ? resolve() : reject(new Error(`${cmd} exited ${code}: ${err}`)),
+        );
       }),
   );
   return seconds;
@@ -43,11 +49,15 @@ export async function timeCommand(cmd: string, args: readonly string[], stdoutFi
 
 export function printTable(title: string, rows: readonly Measurement[]): void {
   console.log(`\n${title}`);
-  console.log(`${'measurement'.padEnd(44)} ${'seconds'.padStart(9)} ${'rows/s'.padStart(12)} ${'MB/s'.padStart(9)}  note`);
+  console.log(
+    `${'measurement'.padEnd(44)} ${'seconds'.padStart(9)} ${'rows/s'.padStart(12)} ${'MB/s'.padStart(9)}  note`,
+  );
   for (const r of rows) {
     const rate = r.rows !== undefined ? Math.round(r.rows / r.seconds).toLocaleString('en-US') : '';
     const mbs = r.bytes !== undefined ? (r.bytes / 1e6 / r.seconds).toFixed(1) : '';
-    console.log(`${r.name.padEnd(44)} ${r.seconds.toFixed(2).padStart(9)} ${rate.padStart(12)} ${mbs.padStart(9)}  ${r.note ?? ''}`);
+    console.log(
+      `${r.name.padEnd(44)} ${r.seconds.toFixed(2).padStart(9)} ${rate.padStart(12)} ${mbs.padStart(9)}  ${r.note ?? ''}`,
+    );
   }
 }
 
