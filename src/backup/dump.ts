@@ -74,6 +74,8 @@ export interface DumpRequest {
   readonly signal?: AbortSignal;
   /** Files encrypted or hashed at once (default 4). */
   readonly concurrency?: number;
+  /** The id to give the backup (the catalog's id when the dump runs as part of `backup run`); a new UUID otherwise. */
+  readonly backupId?: string;
 }
 
 export interface DumpResult {
@@ -123,7 +125,7 @@ export async function runDump(request: DumpRequest): Promise<DumpResult> {
   if (tool !== 'mydumper') checkPhysicalTool(tool, facts.flavor);
 
   const lock = await acquireLock(request.lockDir, request.serverName, { purpose: 'dump' });
-  const backupId = randomUUID();
+  const backupId = request.backupId ?? randomUUID();
   const startedAt = new Date();
   let dir: string | undefined;
   try {

@@ -95,3 +95,17 @@ export class BackupIoError extends DbtrailError {
     super('BACKUP_IO_FAILED', options.code === 'ENOENT' ? 'not_found' : 'internal', message, options);
   }
 }
+
+/** The backup cannot be uploaded: it already succeeded, or its dump never finished. */
+export class BackupNotUploadableError extends DbtrailError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super('BACKUP_NOT_UPLOADABLE', 'conflict', message, options);
+  }
+}
+
+/** A backup argument is neither a known backup id nor a location. */
+export class BackupLocationError extends DbtrailError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super('BACKUP_LOCATION_UNKNOWN', 'not_found', message, options);
+  }
+}

@@ -5,6 +5,9 @@ import { runCli } from './run.js';
 
 // Entry point of the `dbtrail` binary. Sets process.exitCode and lets Node exit on its own, so streams flush.
 if (isEntryPoint()) {
+  // dbtrail targets Node.js 20 on purpose and pins its AWS SDK; the SDK's per-process notice about Node 20's support
+  // window would otherwise be printed by every S3 command, in the middle of their output.
+  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
   const ac = new AbortController();
   let interrupts = 0;
   const onSignal = (): void => {

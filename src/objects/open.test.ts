@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ObjectStoreUrlError } from './errors.js';
 import { LocalObjectStore } from './local.js';
 import { openObjectStore, parseObjectStoreUrl } from './open.js';
-import { S3ObjectStore } from './s3.js';
+import { LazyS3ObjectStore } from './lazy-s3.js';
 import { joinKey, validateKey, validatePrefix } from './store.js';
 
 const S3 = { region: 'us-east-1', forcePathStyle: false };
@@ -65,9 +65,9 @@ describe('openObjectStore', () => {
     expect(local).toBeInstanceOf(LocalObjectStore);
     expect(local.url).toBe('file:///tmp/dbtrail-objects');
     const s3 = openObjectStore('s3://bucket/prefix/', S3);
-    expect(s3).toBeInstanceOf(S3ObjectStore);
+    expect(s3).toBeInstanceOf(LazyS3ObjectStore);
     expect(s3.url).toBe('s3://bucket/prefix');
-    (s3 as S3ObjectStore).close();
+    s3.close();
   });
 });
 

@@ -2,7 +2,8 @@ import { fileURLToPath } from 'node:url';
 import { messageOf } from '../lib/errors.js';
 import { ObjectStoreUrlError } from './errors.js';
 import { LocalObjectStore } from './local.js';
-import { BUCKET_NAME, S3ObjectStore, type S3StoreConfig } from './s3.js';
+import { LazyS3ObjectStore } from './lazy-s3.js';
+import type { S3StoreConfig } from './s3.js';
 import { joinKey, keyProblem, type ObjectStore } from './store.js';
 
 export type ObjectStoreLocation =
@@ -10,6 +11,9 @@ export type ObjectStoreLocation =
   | { readonly scheme: 's3'; readonly bucket: string; readonly prefix: string };
 
 const EXPECTED = 'expected file:///absolute/path or s3://bucket/prefix';
+
+/** S3 bucket naming rules: 3-63 characters of lower-case letters, digits, dots and hyphens. */
+export const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
 /**
  * Parses an object store URL: `file:///absolute/path` (also `file://localhost/...`) or `s3://bucket[/prefix]`.
@@ -67,5 +71,5 @@ export function parseObjectStoreUrl(url: string): ObjectStoreLocation {
 export function openObjectStore(url: string, s3: S3StoreConfig): ObjectStore {
   const location = parseObjectStoreUrl(url);
   if (location.scheme === 'file') return new LocalObjectStore(location.path);
-  return new S3ObjectStore(location.bucket, location.prefix, s3);
+  return new LazyS3ObjectStore(location.bucket, location.prefix, s3);
 }

@@ -58,9 +58,6 @@ export const MIN_PART_SIZE = 5 * 1024 * 1024;
 const DEFAULT_QUEUE_SIZE = 4;
 const DEFAULT_MAX_ATTEMPTS = 5;
 
-/** S3 bucket naming rules: 3-63 characters of lower-case letters, digits, dots and hyphens. */
-export const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-
 /**
  * An object store in an S3 bucket under a key prefix. Uploads go through lib-storage: a single PUT for small
  * bodies, a multipart upload with parallel parts otherwise; S3 publishes the object only when the upload

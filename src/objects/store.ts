@@ -4,7 +4,7 @@ import { ObjectKeyError } from './errors.js';
 /**
  * The object store interface: flat keys with `/` as a conventional separator, as in S3. A store is rooted at the
  * location its URL names (a directory, or a bucket plus prefix); keys are relative to that root and never start
- * with `/`. Implementations: `LocalObjectStore` (a directory, the default) and `S3ObjectStore`.
+ * with `/`. Implementations: `LocalObjectStore` (a directory, the default) and `S3ObjectStore` (loaded lazily through `LazyS3ObjectStore`).
  */
 export interface ObjectStore {
   /** The URL of the store's root, for messages and records (`file:///...` or `s3://bucket/prefix`). */

@@ -1,10 +1,10 @@
 import { resolve } from 'node:path';
 import { ageDecryptor, readIdentityFile } from '../../backup/encryption.js';
 import { fetchBackup, type FetchResult } from '../../backup/fetch.js';
-import { openBackupLocation } from '../../backup/location.js';
 import { Progress, formatBytes } from '../../lib/progress.js';
 import { flagBool, flagInt, flagString, type CommandSpec } from '../command.js';
 import { EXIT_INTERRUPTED } from '../exit-codes.js';
+import { openBackupArg } from './shared.js';
 
 export const backupFetchCommand: CommandSpec = {
   path: ['backup', 'fetch'],
@@ -12,9 +12,9 @@ export const backupFetchCommand: CommandSpec = {
     'Download a backup into a new directory, verifying (and decrypting) every file, ready for myloader or mariadb-backup',
   positionals: [
     {
-      name: 'LOCATION',
+      name: 'BACKUP',
       description:
-        'The backup: s3://bucket/prefix/<tenant>/<server>/<date>/<time> or its file:// URL or path',
+        'A backup id from dbtrail backup list, or the backup location: s3://bucket/prefix/<tenant>/<server>/<date>/<time>, its file:// URL or a path',
       required: true,
     },
   ],
@@ -48,7 +48,7 @@ export const backupFetchCommand: CommandSpec = {
     // The secret key comes from a file, never from argv.
     const decrypt =
       identityFile === undefined ? undefined : ageDecryptor(await readIdentityFile(identityFile));
-    const { store, prefix } = openBackupLocation(args.positionals[0] as string, ctx.config.s3);
+    const { store, prefix } = await openBackupArg(ctx, args.positionals[0] as string);
     const log = ctx.logger.child({ component: 'fetch' });
     const progress = new Progress({
       stream: ctx.stderr,

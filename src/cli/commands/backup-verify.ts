@@ -1,17 +1,17 @@
-import { openBackupLocation } from '../../backup/location.js';
 import { describeVerifyProblems, verifyBackup, type VerifyResult } from '../../backup/verify.js';
 import { Progress, formatBytes } from '../../lib/progress.js';
 import { flagBool, flagInt, type CommandSpec } from '../command.js';
 import { EXIT_INTERRUPTED } from '../exit-codes.js';
+import { openBackupArg } from './shared.js';
 
 export const backupVerifyCommand: CommandSpec = {
   path: ['backup', 'verify'],
   summary: 'Re-read every object of a backup and check it against the manifest; exits 1 on any problem',
   positionals: [
     {
-      name: 'LOCATION',
+      name: 'BACKUP',
       description:
-        'The backup: s3://bucket/prefix/<tenant>/<server>/<date>/<time> or its file:// URL or path',
+        'A backup id from dbtrail backup list, or the backup location: s3://bucket/prefix/<tenant>/<server>/<date>/<time>, its file:// URL or a path',
       required: true,
     },
   ],
@@ -27,7 +27,7 @@ export const backupVerifyCommand: CommandSpec = {
     { name: 'json', type: 'boolean', description: 'Print the result as one JSON object' },
   ],
   async run(ctx, args) {
-    const { store, prefix } = openBackupLocation(args.positionals[0] as string, ctx.config.s3);
+    const { store, prefix } = await openBackupArg(ctx, args.positionals[0] as string);
     const log = ctx.logger.child({ component: 'verify' });
     const progress = new Progress({
       stream: ctx.stderr,

@@ -1,6 +1,7 @@
 import type { CommandSpec } from '../command.js';
 import { backupFetchCommand } from './backup-fetch.js';
 import { backupListCommand } from './backup-list.js';
+import { backupRunCommand } from './backup-run.js';
 import { backupVerifyCommand } from './backup-verify.js';
 import { binlogDecodeCommand } from './binlog-decode.js';
 import { binlogTailCommand } from './binlog-tail.js';
@@ -21,6 +22,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   doctorCommand,
   dumpCommand,
   uploadCommand,
+  backupRunCommand,
   backupListCommand,
   backupVerifyCommand,
   backupFetchCommand,

@@ -1,8 +1,12 @@
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { openApp } from '../../app.js';
+import { uploadCatalogBackup } from '../../backup/run.js';
+import { backupToJson } from '../../store/catalog.js';
 import { uploadBackup, type UploadResult } from '../../backup/upload.js';
 import { Progress, formatBytes } from '../../lib/progress.js';
 import { openObjectStore } from '../../objects/open.js';
-import { flagBool, flagInt, type CommandSpec } from '../command.js';
+import { flagBool, flagInt, type CommandContext, type CommandSpec, type ParsedArgs } from '../command.js';
 import { EXIT_INTERRUPTED } from '../exit-codes.js';
 
 export const uploadCommand: CommandSpec = {
@@ -10,7 +14,11 @@ export const uploadCommand: CommandSpec = {
   summary:
     'Upload a local backup directory to the object store, manifest last; a rerun uploads only what is missing',
   positionals: [
-    { name: 'BACKUP_DIR', description: 'A backup directory written by dbtrail dump', required: true },
+    {
+      name: 'BACKUP_ID|DIR',
+      description: 'A catalog backup id (retries its upload) or a backup directory written by dbtrail dump',
+      required: true,
+    },
   ],
   flags: [
     {
@@ -31,7 +39,9 @@ export const uploadCommand: CommandSpec = {
     { name: 'json', type: 'boolean', description: 'Print the result as one JSON object' },
   ],
   async run(ctx, args) {
-    const dir = resolve(args.positionals[0] as string);
+    const arg = args.positionals[0] as string;
+    if (!existsSync(arg)) return uploadById(ctx, args, arg);
+    const dir = resolve(arg);
     const store = openObjectStore(ctx.config.objectsUrl, ctx.config.s3);
     const log = ctx.logger.child({ component: 'upload' });
     const progress = new Progress({
@@ -71,3 +81,36 @@ export const uploadCommand: CommandSpec = {
     return 0;
   },
 };
+
+/** Retries the upload of a catalog backup (status failed after its dump finished), recording the outcome. */
+async function uploadById(ctx: CommandContext, args: ParsedArgs, idOrPrefix: string): Promise<number> {
+  const app = await openApp(ctx.config);
+  const store = openObjectStore(ctx.config.objectsUrl, ctx.config.s3);
+  const progress = new Progress({ stream: ctx.stderr, label: 'upload' });
+  try {
+    const tenant = await app.store.tenants.ensure(ctx.config.tenant);
+    const id = await app.store.catalog.resolveId(idOrPrefix, { tenantId: tenant.id });
+    const record = await app.store.catalog.get(id, { tenantId: tenant.id });
+    const concurrency = flagInt(args, 'concurrency');
+    const result = await uploadCatalogBackup(
+      { catalog: app.store.catalog, objects: store, logger: ctx.logger.child({ component: 'upload' }) },
+      record,
+      {
+        signal: ctx.signal,
+        ...(concurrency !== undefined ? { concurrency } : {}),
+        onProgress: (p) => progress.update(p.bytesDone, p.bytesTotal),
+      },
+    );
+    progress.finish();
+    if (flagBool(args, 'json')) ctx.stdout.write(`${JSON.stringify(backupToJson(result.record))}\n`);
+    else
+      ctx.stdout.write(
+        `Uploaded backup ${result.record.id} to ${result.upload.location}: ${result.record.status}\n`,
+      );
+    return 0;
+  } finally {
+    progress.finish();
+    store.close();
+    await app.close();
+  }
+}
