@@ -29,12 +29,16 @@ export async function timeCommand(
   cmd: string,
   args: readonly string[],
   stdoutFile = '/dev/null',
+  env: NodeJS.ProcessEnv = {},
 ): Promise<number> {
   const { seconds } = await timed(
     () =>
       new Promise<void>((resolve, reject) => {
         const out = createWriteStream(stdoutFile);
-        const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn(cmd, args, {
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { ...process.env, ...env },
+        });
         child.stdout.pipe(out);
         let err = '';
         child.stderr.on('data', (d: Buffer) => (err += d.toString()));
