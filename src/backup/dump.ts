@@ -17,6 +17,7 @@ import {
   DumpOptionsError,
   OutputDirError,
 } from './errors.js';
+import { watchDirectorySize } from '../lib/dir-size.js';
 import { acquireLock } from './lock.js';
 import { checkPhysicalTool, runPhysicalBackup } from './mariabackup.js';
 import {
@@ -74,6 +75,11 @@ export interface DumpRequest {
   readonly signal?: AbortSignal;
   /** Files encrypted or hashed at once (default 4). */
   readonly concurrency?: number;
+  /** Called while the tool runs with the bytes written so far and the estimated total (the data size on the server). */
+  readonly onProgress?: (progress: {
+    readonly bytesDone: number;
+    readonly bytesEstimated: number | undefined;
+  }) => void;
   /** The id to give the backup (the catalog's id when the dump runs as part of `backup run`); a new UUID otherwise. */
   readonly backupId?: string;
 }
@@ -133,37 +139,52 @@ export async function runDump(request: DumpRequest): Promise<DumpResult> {
     logger?.info({ backupId, dir, tool, threads }, 'Dump started');
     const before = await withConnection(request.dsn, readBinlogPosition);
     const connection = clientOptions(request.dsn);
+    const onProgress = request.onProgress;
+    const estimated =
+      onProgress !== undefined
+        ? await withConnection(request.dsn, (c) => estimateDataSize(c, filters))
+        : undefined;
+    const stopWatching =
+      onProgress !== undefined
+        ? watchDirectorySize(dir, 500, (bytesDone) => onProgress({ bytesDone, bytesEstimated: estimated }))
+        : () => undefined;
     let toolVersion: string;
     let coordinates: Coordinates;
     let stored: Compression = compression;
-    if (tool === 'mydumper') {
-      const run = await runMydumper({
-        connection,
-        outputDir: dir,
-        threads,
-        filters,
-        compression,
-        ...(request.bins?.mydumper !== undefined ? { bin: request.bins.mydumper } : {}),
-        ...(request.transactionalOnly !== undefined ? { transactionalOnly: request.transactionalOnly } : {}),
-        ...(logger !== undefined ? { logger } : {}),
-        ...(request.signal !== undefined ? { signal: request.signal } : {}),
-      });
-      toolVersion = versionString(run.version);
-      coordinates = run.metadata.coordinates;
-      stored = run.compression;
-      if (filters.tables !== null) await addSchemaCreateFiles(request.dsn, dir, filters);
-    } else {
-      const run = await runPhysicalBackup({
-        tool: tool,
-        connection,
-        targetDir: dir,
-        threads,
-        ...(request.bins?.physical !== undefined ? { bin: request.bins.physical } : {}),
-        ...(logger !== undefined ? { logger } : {}),
-        ...(request.signal !== undefined ? { signal: request.signal } : {}),
-      });
-      toolVersion = run.tool.version;
-      coordinates = run.coordinates;
+    try {
+      if (tool === 'mydumper') {
+        const run = await runMydumper({
+          connection,
+          outputDir: dir,
+          threads,
+          filters,
+          compression,
+          ...(request.bins?.mydumper !== undefined ? { bin: request.bins.mydumper } : {}),
+          ...(request.transactionalOnly !== undefined
+            ? { transactionalOnly: request.transactionalOnly }
+            : {}),
+          ...(logger !== undefined ? { logger } : {}),
+          ...(request.signal !== undefined ? { signal: request.signal } : {}),
+        });
+        toolVersion = versionString(run.version);
+        coordinates = run.metadata.coordinates;
+        stored = run.compression;
+        if (filters.tables !== null) await addSchemaCreateFiles(request.dsn, dir, filters);
+      } else {
+        const run = await runPhysicalBackup({
+          tool: tool,
+          connection,
+          targetDir: dir,
+          threads,
+          ...(request.bins?.physical !== undefined ? { bin: request.bins.physical } : {}),
+          ...(logger !== undefined ? { logger } : {}),
+          ...(request.signal !== undefined ? { signal: request.signal } : {}),
+        });
+        toolVersion = run.tool.version;
+        coordinates = run.coordinates;
+      }
+    } finally {
+      stopWatching();
     }
     const after = await withConnection(request.dsn, readBinlogPosition);
     checkCoordinatesBetween(coordinates, before, after, request.serverName);
@@ -221,6 +242,21 @@ export async function runDump(request: DumpRequest): Promise<DumpResult> {
   } finally {
     await lock.release();
   }
+}
+
+/** The server's data + index size for the dumped schemas: an estimate of the dump size, for progress only. */
+async function estimateDataSize(conn: SourceConnection, filters: DumpFilters): Promise<number | undefined> {
+  const schemas = filters.schemas ?? filters.tables?.map((t) => t.split('.')[0] as string) ?? null;
+  const where =
+    schemas === null
+      ? "table_schema NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')"
+      : `table_schema IN (${schemas.map(() => '?').join(',')})`;
+  const rows = await conn.query<{ bytes: string | null }>(
+    `SELECT SUM(data_length + index_length) AS bytes FROM information_schema.tables WHERE ${where}`,
+    schemas ?? [],
+  );
+  const bytes = rows[0]?.bytes;
+  return bytes === null || bytes === undefined ? undefined : Number(bytes);
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {

@@ -67,7 +67,11 @@ export async function runBackup(deps: BackupRunDeps, request: BackupRunRequest):
     toolVersion: dump.manifest.tool.version,
   });
   request.onStatus?.(record);
-  return finishUpload(deps, record, dump, request);
+  return finishUpload(deps, record, dump, {
+    ...(request.upload !== undefined ? { upload: request.upload } : {}),
+    ...(request.onStatus !== undefined ? { onStatus: request.onStatus } : {}),
+    ...(request.signal !== undefined ? { signal: request.signal } : {}),
+  });
 }
 
 /** Retries the upload of a catalog backup whose dump finished (status failed or uploading), without dumping again. */

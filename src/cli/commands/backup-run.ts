@@ -20,7 +20,8 @@ export const backupRunCommand: CommandSpec = {
     },
   ],
   async run(ctx, args) {
-    const request = await dumpRequestFrom(ctx, args);
+    const dumpProgress = new Progress({ stream: ctx.stderr, label: 'dump' });
+    const request = await dumpRequestFrom(ctx, args, dumpProgress);
     const app = await openApp(ctx.config);
     const objects = openObjectStore(ctx.config.objectsUrl, ctx.config.s3);
     const log = ctx.logger.child({ component: 'backup' });
@@ -32,7 +33,12 @@ export const backupRunCommand: CommandSpec = {
         {
           ...request,
           tenantId: tenant.id,
-          upload: { onProgress: (p) => progress.update(p.bytesDone, p.bytesTotal) },
+          upload: {
+            onProgress: (p) => {
+              dumpProgress.finish();
+              progress.update(p.bytesDone, p.bytesTotal);
+            },
+          },
           onStatus: (r) => log.debug({ backupId: r.id, status: r.status }, 'Backup status changed'),
         },
       );
@@ -42,6 +48,7 @@ export const backupRunCommand: CommandSpec = {
       );
       return 0;
     } finally {
+      dumpProgress.finish();
       progress.finish();
       objects.close();
       await app.close();

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { runDump, type DumpRequest, type DumpResult } from '../../backup/dump.js';
 import { parseRecipient, readRecipientFile } from '../../backup/encryption.js';
 import { BACKUP_TOOLS, COMPRESSIONS, type BackupTool, type Compression } from '../../backup/manifest.js';
+import { Progress } from '../../lib/progress.js';
 import { sourceDsn } from '../../source/connect.js';
 import {
   flagBool,
@@ -97,14 +98,24 @@ export const dumpCommand: CommandSpec = {
     'Take a consistent backup of a server into a new local directory, with binlog coordinates and a manifest',
   flags: DUMP_FLAGS,
   async run(ctx, args) {
-    const result = await runDump(await dumpRequestFrom(ctx, args));
+    const progress = new Progress({ stream: ctx.stderr, label: 'dump' });
+    let result: DumpResult;
+    try {
+      result = await runDump(await dumpRequestFrom(ctx, args, progress));
+    } finally {
+      progress.finish();
+    }
     ctx.stdout.write(flagBool(args, 'json') ? `${JSON.stringify(jsonResult(result))}\n` : render(result));
     return 0;
   },
 };
 
 /** The dump request the flags describe. */
-export async function dumpRequestFrom(ctx: CommandContext, args: ParsedArgs): Promise<DumpRequest> {
+export async function dumpRequestFrom(
+  ctx: CommandContext,
+  args: ParsedArgs,
+  progress?: Progress,
+): Promise<DumpRequest> {
   const flagDsn = flagString(args, 'dsn');
   const dsn = sourceDsn(ctx.config, flagDsn);
   warnPasswordOnArgv(ctx, dsn, flagDsn);
