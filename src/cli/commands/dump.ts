@@ -134,6 +134,7 @@ export async function dumpRequestFrom(
     lockDir: join(ctx.config.home, 'locks'),
     logger: ctx.logger,
     signal: ctx.signal,
+    ...(progress !== undefined ? { onProgress: (p) => progress.update(p.bytesDone, p.bytesEstimated) } : {}),
   };
 }
 
