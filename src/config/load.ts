@@ -93,6 +93,8 @@ export function loadConfig(sources: ConfigSources): Config {
     },
     tenant: str('tenant') as string,
     server: { listen: str('server.listen') as string },
+    secretKeyFile: str('secretKeyFile'),
+    notify: { webhookUrl: str('notify.webhookUrl') },
   };
   return deepFreeze(config);
 }

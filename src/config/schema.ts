@@ -35,6 +35,13 @@ export interface Config {
   };
   readonly tenant: string;
   readonly server: { readonly listen: string };
+  /**
+   * File with the key that encrypts server passwords at rest; undefined means `<home>/secret.key`, created on
+   * first use. Set it to the same file on every host that shares one state store.
+   */
+  readonly secretKeyFile: string | undefined;
+  /** Where the control plane POSTs events (backup failed, schedule unhealthy or recovered); none by default. */
+  readonly notify: { readonly webhookUrl: string | undefined };
 }
 
 export type SettingType = 'string' | 'boolean' | 'enum';
@@ -153,6 +160,20 @@ export const SETTINGS: readonly Setting[] = [
     env: 'DBTRAIL_LISTEN',
     description: 'Address the HTTP server listens on',
     default: () => '127.0.0.1:8420',
+  },
+  {
+    key: 'secretKeyFile',
+    type: 'string',
+    env: 'DBTRAIL_SECRET_KEY_FILE',
+    description: 'File with the key encrypting server passwords at rest (default <home>/secret.key)',
+    default: () => undefined,
+  },
+  {
+    key: 'notify.webhookUrl',
+    type: 'string',
+    env: 'DBTRAIL_WEBHOOK_URL',
+    description: 'URL the server POSTs JSON events to: backup failed, schedule unhealthy, schedule recovered',
+    default: () => undefined,
   },
 ];
 

@@ -39,3 +39,15 @@ export class CronNoRunError extends DbtrailError {
     );
   }
 }
+
+/** A backup stored somewhere else than the store retention works on (another bucket, a remote agent's disk). */
+export class RetentionLocationError extends DbtrailError {
+  constructor(location: string, storeUrl: string) {
+    super(
+      'RETENTION_LOCATION_FOREIGN',
+      'unsupported',
+      `Cannot delete backup objects at ${location}: they are not in the configured object store ${storeUrl}`,
+      { fields: { location, storeUrl } },
+    );
+  }
+}

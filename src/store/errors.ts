@@ -114,3 +114,23 @@ export class UnsupportedBackendError extends StoreError {
     super('STORE_BACKEND_UNSUPPORTED', 'unsupported', message, options);
   }
 }
+
+/**
+ * A change-index commit expected another checkpoint than the stored one: a second writer for the same server,
+ * or a replay of transactions already committed. Nothing of the batch was written.
+ */
+export class CheckpointConflictError extends StoreError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super('STORE_CHECKPOINT_CONFLICT', 'conflict', message, options);
+  }
+}
+
+/**
+ * An agent acted on a job it no longer holds: the job is not running under its lease any more (it was failed
+ * after the lease expired, or finished by someone else). The agent must stop working on it.
+ */
+export class LeaseLostError extends StoreError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super('STORE_LEASE_LOST', 'conflict', message, options);
+  }
+}

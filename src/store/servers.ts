@@ -32,6 +32,17 @@ export interface NewServer {
   readonly defaults?: Readonly<Record<string, unknown>>;
 }
 
+/** Fields to change; absent ones stay. */
+export interface ServerPatch {
+  readonly name?: string;
+  readonly host?: string;
+  readonly port?: number;
+  readonly username?: string;
+  /** New ciphertext; null removes the password. */
+  readonly passwordCiphertext?: Uint8Array | null;
+  readonly defaults?: Readonly<Record<string, unknown>>;
+}
+
 export interface ServerRepository {
   /** Throws DuplicateError when the tenant already has a server of that name, NotFoundError for no such tenant. */
   create(server: NewServer): Promise<ServerRecord>;
@@ -42,4 +53,20 @@ export interface ServerRepository {
   list(tenantId: string): Promise<readonly ServerRecord[]>;
   /** The stored ciphertext of the password, for the one place that decrypts it. Throws NotFoundError. */
   passwordCiphertext(id: string, scope?: TenantScope): Promise<Uint8Array | null>;
+  /** Throws NotFoundError, DuplicateError when renamed to a name the tenant already uses. */
+  update(id: string, patch: ServerPatch, scope?: TenantScope): Promise<ServerRecord>;
+  /**
+   * Removes the registration with its schedules and jobs; its backups stay in the catalog (server id null, name
+   * kept). Throws NotFoundError, StateConflictError while a job of the server runs or when the change index
+   * holds its captured changes.
+   */
+  delete(id: string, scope?: TenantScope): Promise<void>;
+}
+
+/**
+ * The context a server's password is sealed under (src/lib/secret-box.ts): binds the ciphertext to this one
+ * server, so a ciphertext copied onto another server's row does not open there.
+ */
+export function serverPasswordContext(serverId: string): string {
+  return `server:${serverId}`;
 }

@@ -1,4 +1,8 @@
+import type { ApiKeyRepository } from './api-keys.js';
 import type { BackupCatalog } from './catalog.js';
+import type { ChangeIndex } from './change-index.js';
+import type { JobRepository } from './jobs.js';
+import type { ScheduleRepository } from './schedules.js';
 import type { ServerRepository } from './servers.js';
 import type { TenantRepository } from './tenants.js';
 
@@ -24,6 +28,14 @@ export interface StateStore {
   readonly tenants: TenantRepository;
   readonly servers: ServerRepository;
   readonly catalog: BackupCatalog;
+  /** Captured row changes, DDL, checkpoints, gaps and schema history of every server. */
+  readonly changes: ChangeIndex;
+  /** API keys of tenants, by hash. */
+  readonly apiKeys: ApiKeyRepository;
+  /** Backup schedules with their next slot. */
+  readonly schedules: ScheduleRepository;
+  /** Units of work claimed by agents with leases. */
+  readonly jobs: JobRepository;
   /** The highest migration applied to the database. */
   schemaVersion(): Promise<number>;
   /** Idempotent. Using the store afterwards throws StoreClosedError. */

@@ -1,4 +1,7 @@
 import type { CommandSpec } from '../command.js';
+import { apikeyCreateCommand } from './apikey-create.js';
+import { apikeyListCommand } from './apikey-list.js';
+import { apikeyRevokeCommand } from './apikey-revoke.js';
 import { backupFetchCommand } from './backup-fetch.js';
 import { backupListCommand } from './backup-list.js';
 import { backupRunCommand } from './backup-run.js';
@@ -11,6 +14,13 @@ import { demoCommand } from './demo.js';
 import { doctorCommand } from './doctor.js';
 import { dumpCommand } from './dump.js';
 import { generateKeyCommand } from './generate-key.js';
+import { indexFilesCommand } from './index-files.js';
+import { pruneCommand } from './prune.js';
+import { queryCommand } from './query.js';
+import { statusCommand } from './status.js';
+import { serverCommand } from './server.js';
+import { streamCommand } from './stream.js';
+import { tenantCreateCommand } from './tenant-create.js';
 import { uploadCommand } from './upload.js';
 
 /**
@@ -19,6 +29,11 @@ import { uploadCommand } from './upload.js';
  */
 export const COMMANDS: readonly CommandSpec[] = [
   demoCommand,
+  serverCommand,
+  tenantCreateCommand,
+  apikeyCreateCommand,
+  apikeyListCommand,
+  apikeyRevokeCommand,
   doctorCommand,
   dumpCommand,
   uploadCommand,
@@ -30,5 +45,10 @@ export const COMMANDS: readonly CommandSpec[] = [
   decryptCommand,
   binlogDecodeCommand,
   binlogTailCommand,
+  streamCommand,
+  indexFilesCommand,
+  queryCommand,
+  statusCommand,
+  pruneCommand,
   configShowCommand,
 ];

@@ -148,6 +148,162 @@ ALTER TABLE backups ADD COLUMN schedule_id TEXT REFERENCES schedules (id) ON DEL
 CREATE INDEX backups_by_schedule ON backups (schedule_id, created_at, id) WHERE schedule_id IS NOT NULL;
 `,
   },
+  {
+    version: 3,
+    name: 'change_index',
+    sql: `
+-- The change index. Its tables refer to a server by a small integer key instead of the 36-character UUID, which
+-- would otherwise be repeated in every change row and every index entry. Sequence numbers and microsecond
+-- times are 64-bit integers, read as bigints.
+CREATE TABLE change_servers (
+  server_key           INTEGER PRIMARY KEY,
+  server_id            TEXT NOT NULL UNIQUE REFERENCES servers (id),
+  -- The highest seq assigned (row changes and DDL share one sequence); never lowered, not even by pruning.
+  last_seq             INTEGER NOT NULL DEFAULT 0 CHECK (last_seq >= 0),
+  -- What the index holds now (pruning lowers them): answers status without counting millions of rows.
+  row_changes          INTEGER NOT NULL DEFAULT 0 CHECK (row_changes >= 0),
+  transactions         INTEGER NOT NULL DEFAULT 0 CHECK (transactions >= 0),
+  ddl_events           INTEGER NOT NULL DEFAULT 0 CHECK (ddl_events >= 0),
+  -- Commit time of the first transaction ever committed for the server: where its coverage begins.
+  first_commit_time_us INTEGER,
+  created_at           TEXT NOT NULL
+) STRICT;
+
+-- One row per server: the coordinates up to which its changes are in the index, written in the same transaction
+-- as those changes.
+CREATE TABLE change_checkpoints (
+  server_key          INTEGER PRIMARY KEY REFERENCES change_servers (server_key),
+  binlog_file         TEXT NOT NULL,
+  binlog_position     INTEGER NOT NULL CHECK (binlog_position >= 0),
+  gtid_set            TEXT,
+  source_server_uuid  TEXT,
+  source_server_id    TEXT NOT NULL,
+  source_hostname     TEXT NOT NULL,
+  source_flavor       TEXT NOT NULL CHECK (source_flavor IN ('mysql', 'mariadb')),
+  -- Commit time of the newest transaction the checkpoint covers: the end of coverage, and what lag is measured from.
+  last_commit_time_us INTEGER,
+  updated_at          TEXT NOT NULL
+) STRICT;
+
+-- (schema, table) names once per server; changes refer to them by key.
+CREATE TABLE change_tables (
+  table_key   INTEGER PRIMARY KEY,
+  server_key  INTEGER NOT NULL REFERENCES change_servers (server_key),
+  schema_name TEXT NOT NULL,
+  table_name  TEXT NOT NULL,
+  UNIQUE (server_key, schema_name, table_name)
+) STRICT;
+
+-- One row per source transaction that has row changes: its GTID and coordinates once, not on every row.
+-- first_seq..last_seq are the seqs of its row changes.
+CREATE TABLE change_transactions (
+  server_key      INTEGER NOT NULL,
+  first_seq       INTEGER NOT NULL,
+  last_seq        INTEGER NOT NULL,
+  gtid            TEXT,
+  binlog_file     TEXT NOT NULL,
+  binlog_position INTEGER NOT NULL,
+  end_position    INTEGER NOT NULL,
+  commit_time_us  INTEGER NOT NULL,
+  thread_id       INTEGER,
+  PRIMARY KEY (server_key, first_seq),
+  CHECK (last_seq >= first_seq)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX change_transactions_by_gtid ON change_transactions (server_key, gtid) WHERE gtid IS NOT NULL;
+
+-- Row changes. No foreign keys here: they would cost a lookup per row on the hot insert path, and every commit
+-- writes the checkpoint row (which has them) in the same transaction. Images and column lists are compact JSON
+-- text in the canonical value encoding. pk_hash is the first 8 bytes of SHA-256 of the pk text, as a signed
+-- integer; lookups confirm with the pk text.
+CREATE TABLE changes (
+  server_key       INTEGER NOT NULL,
+  seq              INTEGER NOT NULL,
+  table_key        INTEGER NOT NULL,
+  -- first_seq of its transaction in change_transactions.
+  tx_seq           INTEGER NOT NULL,
+  change_type      TEXT NOT NULL CHECK (change_type IN ('insert', 'update', 'delete')),
+  commit_time_us   INTEGER NOT NULL,
+  pk_hash          INTEGER NOT NULL,
+  pk               TEXT NOT NULL,
+  pk_columns       TEXT NOT NULL,
+  pk_is_full_image INTEGER NOT NULL CHECK (pk_is_full_image IN (0, 1)),
+  before_image     TEXT,
+  after_image      TEXT,
+  changed_columns  TEXT
+) STRICT;
+CREATE UNIQUE INDEX changes_by_seq ON changes (server_key, seq);
+-- Queries return changes in commit order (commit time, then seq): both time indexes end in that sort key, so a
+-- page reads only its own rows, however large the index.
+CREATE INDEX changes_by_time ON changes (server_key, commit_time_us, seq);
+CREATE INDEX changes_by_table_time ON changes (table_key, commit_time_us, seq);
+CREATE INDEX changes_by_pk ON changes (table_key, pk_hash);
+
+-- The changed columns of updates, for --changed-column lookups: keyed in commit order within a table and column,
+-- so the newest (or oldest) updates of a column are read first without sorting.
+CREATE TABLE change_columns (
+  table_key      INTEGER NOT NULL,
+  column_name    TEXT NOT NULL,
+  commit_time_us INTEGER NOT NULL,
+  seq            INTEGER NOT NULL,
+  PRIMARY KEY (table_key, column_name, commit_time_us, seq)
+) STRICT, WITHOUT ROWID;
+
+-- DDL events; they take seqs from the same sequence as row changes.
+CREATE TABLE change_ddl (
+  server_key      INTEGER NOT NULL REFERENCES change_servers (server_key),
+  seq             INTEGER NOT NULL,
+  gtid            TEXT,
+  binlog_file     TEXT NOT NULL,
+  binlog_position INTEGER NOT NULL,
+  commit_time_us  INTEGER NOT NULL,
+  thread_id       INTEGER,
+  schema_name     TEXT,
+  statement       TEXT NOT NULL,
+  PRIMARY KEY (server_key, seq)
+) STRICT;
+
+-- Ranges of history known to be missing. Never deleted.
+CREATE TABLE change_gaps (
+  id                 TEXT PRIMARY KEY,
+  server_key         INTEGER NOT NULL REFERENCES change_servers (server_key),
+  reason             TEXT NOT NULL CHECK (reason IN ('binlog_purged', 'pruned', 'accepted_restart', 'other')),
+  detail             TEXT NOT NULL,
+  from_file          TEXT NOT NULL,
+  from_position      INTEGER NOT NULL CHECK (from_position >= 0),
+  from_gtid_set      TEXT,
+  to_file            TEXT NOT NULL,
+  to_position        INTEGER NOT NULL CHECK (to_position >= 0),
+  to_gtid_set        TEXT,
+  from_time_us       INTEGER,
+  to_time_us         INTEGER,
+  -- The last seq assigned before the gap, and the checkpoint's last commit time then: where it sits in history.
+  after_seq          INTEGER NOT NULL,
+  checkpoint_time_us INTEGER,
+  recorded_at        TEXT NOT NULL
+) STRICT;
+CREATE INDEX change_gaps_by_server ON change_gaps (server_key);
+
+-- Table definitions over time, for binlogs without full row metadata.
+CREATE TABLE change_table_schemas (
+  server_key          INTEGER NOT NULL REFERENCES change_servers (server_key),
+  schema_name         TEXT NOT NULL,
+  table_name          TEXT NOT NULL,
+  valid_from_file     TEXT NOT NULL,
+  -- The binlog file's numeric suffix: file names stop sorting as text once the suffix grows a digit.
+  valid_from_file_no  INTEGER NOT NULL,
+  valid_from_position INTEGER NOT NULL CHECK (valid_from_position >= 0),
+  valid_from_gtid_set TEXT,
+  valid_from_seq      INTEGER NOT NULL,
+  columns             TEXT NOT NULL,
+  primary_key         TEXT NOT NULL,
+  recorded_at         TEXT NOT NULL
+) STRICT;
+CREATE INDEX change_table_schemas_by_seq
+  ON change_table_schemas (server_key, schema_name, table_name, valid_from_seq);
+CREATE INDEX change_table_schemas_by_position
+  ON change_table_schemas (server_key, schema_name, table_name, valid_from_file_no, valid_from_position);
+`,
+  },
 ];
 
 checkMigrationList(SQLITE_MIGRATIONS);

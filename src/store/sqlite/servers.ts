@@ -1,10 +1,10 @@
 import type { Clock } from '../../lib/clock.js';
 import type { TenantScope } from '../catalog.js';
-import { DuplicateError, InvalidValueError, NotFoundError } from '../errors.js';
+import { DuplicateError, InvalidValueError, NotFoundError, StateConflictError } from '../errors.js';
 import { newId } from '../ids.js';
-import type { NewServer, ServerRecord, ServerRepository } from '../servers.js';
+import type { NewServer, ServerPatch, ServerRecord, ServerRepository } from '../servers.js';
 import { checkId, checkNewServer } from '../validate.js';
-import { settle, sqliteCode, type SqliteConnection } from './driver.js';
+import { settle, sqliteCode, type SqliteConnection, type SqliteValue } from './driver.js';
 import { fromDbTime, toDbTime } from './rows.js';
 
 interface ServerRow {
@@ -132,6 +132,106 @@ export class SqliteServerRepository implements ServerRepository {
         throw notFound(id);
       }
       return row.password_ciphertext === null ? null : new Uint8Array(row.password_ciphertext);
+    });
+  }
+
+  update(id: string, patch: ServerPatch, scope: TenantScope = {}): Promise<ServerRecord> {
+    return settle(() => {
+      checkId('server id', id);
+      const action = `Cannot update server ${id}`;
+      return this.#conn.write(action, (c) => {
+        const current = c.statement(`SELECT ${COLUMNS} FROM servers WHERE id = ?`).get(id) as
+          ServerRow | undefined;
+        if (current === undefined || (scope.tenantId !== undefined && current.tenant_id !== scope.tenantId)) {
+          throw notFound(id);
+        }
+        const merged = toServer(current);
+        // The same checks as at registration, on the record as it will be.
+        checkNewServer({
+          tenantId: merged.tenantId,
+          name: patch.name ?? merged.name,
+          host: patch.host ?? merged.host,
+          port: patch.port ?? merged.port,
+          username: patch.username ?? merged.username,
+        });
+        const set: [string, SqliteValue][] = [];
+        if (patch.name !== undefined) set.push(['name', patch.name]);
+        if (patch.host !== undefined) set.push(['host', patch.host]);
+        if (patch.port !== undefined) set.push(['port', patch.port]);
+        if (patch.username !== undefined) set.push(['username', patch.username]);
+        if (patch.passwordCiphertext !== undefined) {
+          set.push([
+            'password_ciphertext',
+            patch.passwordCiphertext === null ? null : Buffer.from(patch.passwordCiphertext),
+          ]);
+        }
+        if (patch.defaults !== undefined) {
+          try {
+            set.push(['defaults', JSON.stringify(patch.defaults)]);
+          } catch (err) {
+            throw new InvalidValueError(`${action}: defaults are not JSON-serialisable`, { cause: err });
+          }
+        }
+        if (set.length === 0) return merged;
+        set.push(['updated_at', toDbTime(this.#clock.now())]);
+        try {
+          c.statement(`UPDATE servers SET ${set.map(([col]) => `${col} = ?`).join(', ')} WHERE id = ?`).run(
+            ...set.map(([, v]) => v),
+            id,
+          );
+        } catch (err) {
+          if (sqliteCode(err) === 'SQLITE_CONSTRAINT_UNIQUE') {
+            throw new DuplicateError(`${action}: the tenant already has a server named "${patch.name}"`, {
+              cause: err,
+              fields: { tenantId: merged.tenantId, server: patch.name },
+            });
+          }
+          throw err;
+        }
+        return toServer(c.statement(`SELECT ${COLUMNS} FROM servers WHERE id = ?`).get(id) as ServerRow);
+      });
+    });
+  }
+
+  delete(id: string, scope: TenantScope = {}): Promise<void> {
+    return settle(() => {
+      checkId('server id', id);
+      const action = `Cannot delete server ${id}`;
+      this.#conn.write(action, (c) => {
+        const row = c.statement('SELECT tenant_id FROM servers WHERE id = ?').get(id) as
+          { tenant_id: string } | undefined;
+        if (row === undefined || (scope.tenantId !== undefined && row.tenant_id !== scope.tenantId)) {
+          throw notFound(id);
+        }
+        // Jobs go with the server (ON DELETE CASCADE); one that is queued or running would vanish under its agent
+        // and leave its backup unfinished in the catalog.
+        const active = c
+          .statement(
+            "SELECT id, kind, status FROM jobs WHERE server_id = ? AND status IN ('queued', 'running') LIMIT 1",
+          )
+          .get(id) as { id: string; kind: string; status: string } | undefined;
+        if (active !== undefined) {
+          throw new StateConflictError(
+            `${action}: its ${active.kind} job ${active.id} is ${active.status}; wait until it ends`,
+            { fields: { serverId: id, jobId: active.id, status: active.status } },
+          );
+        }
+        try {
+          c.statement('DELETE FROM servers WHERE id = ?').run(id);
+        } catch (err) {
+          if (sqliteCode(err) === 'SQLITE_CONSTRAINT_FOREIGNKEY') {
+            // Captured changes refer to the server; they are history and are not dropped with a registration.
+            throw new StateConflictError(
+              `${action}: the change index holds captured changes of this server`,
+              {
+                cause: err,
+                fields: { serverId: id },
+              },
+            );
+          }
+          throw err;
+        }
+      });
     });
   }
 }

@@ -2,15 +2,23 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { systemClock, type Clock } from '../../lib/clock.js';
 import { messageOf } from '../../lib/errors.js';
+import type { ApiKeyRepository } from '../api-keys.js';
 import type { BackupCatalog } from '../catalog.js';
+import type { ChangeIndex } from '../change-index.js';
 import { StoreOpenError } from '../errors.js';
+import type { JobRepository } from '../jobs.js';
+import type { ScheduleRepository } from '../schedules.js';
 import type { ServerRepository } from '../servers.js';
 import type { StateStore, StoreCapabilities } from '../state-store.js';
 import type { TenantRepository } from '../tenants.js';
+import { SqliteApiKeyRepository } from './api-keys.js';
 import { SqliteBackupCatalog } from './catalog.js';
+import { SqliteChangeIndex } from './change-index.js';
 import { connectSqlite, SqliteConnection, type SqliteDatabase } from './driver.js';
+import { SqliteJobRepository } from './jobs.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { migrate, schemaVersion } from './migrator.js';
+import { SqliteScheduleRepository } from './schedules.js';
 import { SqliteServerRepository } from './servers.js';
 import { SqliteTenantRepository } from './tenants.js';
 
@@ -50,6 +58,10 @@ export class SqliteStateStore implements StateStore {
   readonly tenants: TenantRepository;
   readonly servers: ServerRepository;
   readonly catalog: BackupCatalog;
+  readonly changes: ChangeIndex;
+  readonly apiKeys: ApiKeyRepository;
+  readonly schedules: ScheduleRepository;
+  readonly jobs: JobRepository;
   readonly #conn: SqliteConnection;
 
   private constructor(conn: SqliteConnection, path: string, clock: Clock) {
@@ -58,6 +70,10 @@ export class SqliteStateStore implements StateStore {
     this.tenants = new SqliteTenantRepository(conn, clock);
     this.servers = new SqliteServerRepository(conn, clock);
     this.catalog = new SqliteBackupCatalog(conn, clock);
+    this.changes = new SqliteChangeIndex(conn, clock);
+    this.apiKeys = new SqliteApiKeyRepository(conn, clock);
+    this.schedules = new SqliteScheduleRepository(conn, clock);
+    this.jobs = new SqliteJobRepository(conn, clock);
     Object.freeze(this);
   }
 

@@ -1,0 +1,70 @@
+import { openApp } from '../../app.js';
+import { parseListen, serveControlPlane } from '../../server/control-plane.js';
+import type { ServerExtension } from '../../server/extensions.js';
+import { flagString, type CommandSpec } from '../command.js';
+import { UsageError } from '../errors.js';
+
+/**
+ * What runs inside `dbtrail server` besides the REST API, in start order (stopped in reverse). Each extension
+ * may mount routes and start a service (src/server/extensions.ts):
+ * - the dashboard: its pages and assets;
+ * - the job runner: the agent API and /metrics, the scheduler loop, and the embedded agent.
+ * Add an extension here with one line.
+ */
+export const SERVER_EXTENSIONS: readonly ServerExtension[] = [];
+
+/** `dbtrail server [--listen HOST:PORT]`: serves the control plane until SIGINT or SIGTERM. */
+export const serverCommand: CommandSpec = {
+  path: ['server'],
+  summary: 'Run the control plane: REST API, dashboard, scheduler and an embedded agent',
+  flags: [
+    {
+      name: 'listen',
+      type: 'string',
+      value: 'HOST:PORT',
+      config: 'server.listen',
+      description: 'Address to listen on (default 127.0.0.1:8420; port 0 picks a free one)',
+    },
+  ],
+  async run(ctx, args) {
+    const text = flagString(args, 'listen') ?? ctx.config.server.listen;
+    const address = parseListen(text);
+    if (address === undefined) {
+      throw new UsageError(
+        `Cannot listen on "${text}": expected HOST:PORT such as 127.0.0.1:8420 or [::1]:8420, with a port up to 65535`,
+        { listen: text },
+      );
+    }
+    const app = await openApp(ctx.config);
+    try {
+      const running = await serveControlPlane(app, {
+        ...address,
+        logger: ctx.logger,
+        extensions: SERVER_EXTENSIONS,
+      });
+      try {
+        if (!isLoopback(running.server.host)) {
+          ctx.logger.warn(
+            { host: running.server.host },
+            'The API is reachable from other hosts over plain HTTP; put a TLS-terminating proxy in front of it',
+          );
+        }
+        ctx.stdout.write(`dbtrail server listening on ${running.url}\n`);
+        await new Promise<void>((resolve) => {
+          if (ctx.signal.aborted) resolve();
+          else ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+        });
+        ctx.stdout.write('dbtrail server stopping\n');
+      } finally {
+        await running.close();
+      }
+    } finally {
+      await app.close();
+    }
+    return 0;
+  },
+};
+
+function isLoopback(host: string): boolean {
+  return host === '::1' || host.startsWith('127.') || host === 'localhost';
+}

@@ -1,0 +1,102 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openSqliteStateStore } from '../../src/store/sqlite/state-store.js';
+import { SQLITE_MIGRATIONS } from '../../src/store/sqlite/migrations.js';
+import { PROJECT_ROOT } from '../harness/cli.js';
+import type { ContractBackend } from './catalog.contract.js';
+import { controlPlaneContract } from './control-plane.contract.js';
+
+const root = mkdtempSync(join(tmpdir(), 'dbtrail-control-plane-store-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+let counter = 0;
+function freshPath(): string {
+  return join(root, `db${++counter}`, 'dbtrail.db');
+}
+
+function raw<T>(path: string, fn: (db: Database.Database) => T): T {
+  const db = new Database(path, { timeout: 10_000 });
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+const sqlite: ContractBackend = {
+  name: 'sqlite',
+  latestVersion: SQLITE_MIGRATIONS.length,
+  createDatabase() {
+    const path = freshPath();
+    return Promise.resolve({
+      open: (options = {}) =>
+        openSqliteStateStore({
+          path,
+          ...(options.clock ? { clock: options.clock } : {}),
+          ...(options.migrateTo !== undefined ? { migrateTo: options.migrateTo } : {}),
+        }),
+      exec: (sql) => Promise.resolve(raw(path, (db) => void db.exec(sql))),
+      query: (sql) => Promise.resolve(raw(path, (db) => db.prepare(sql).all() as Record<string, unknown>[])),
+      seedBackups: () => Promise.reject(new Error('not used by this contract')),
+      drop: () => {
+        rmSync(join(path, '..'), { recursive: true, force: true });
+        return Promise.resolve();
+      },
+    });
+  },
+};
+
+controlPlaneContract(sqlite);
+
+describe('sqlite job claims across processes', () => {
+  it('gives each job to exactly one of two processes claiming at once', { timeout: 120_000 }, async () => {
+    const path = freshPath();
+    const store = await openSqliteStateStore({ path });
+    const tenant = await store.tenants.create('acme');
+    const ids: string[] = [];
+    for (let i = 0; i < 300; i++)
+      ids.push((await store.jobs.enqueue({ tenantId: tenant.id, kind: 'backup' })).id);
+    await store.close();
+
+    const script = join(PROJECT_ROOT, 'test', 'store', 'fixtures', 'job-claimer.ts');
+    const tsx = join(PROJECT_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+    // Both wait for the same instant, so that they race on every claim rather than run one after the other.
+    const startAt = Date.now() + 4000;
+    const run = (agentId: string) =>
+      new Promise<{ agentId: string; began: number; ended: number; ids: string[] }>((resolve, reject) => {
+        const child = spawn(process.execPath, [tsx, script, path, agentId, String(startAt)], {
+          cwd: PROJECT_ROOT,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+        child.on('error', reject);
+        child.on('close', (code) => {
+          if (code !== 0) reject(new Error(`claimer ${agentId} exited ${code}: ${err}`));
+          else resolve(JSON.parse(out.trim().split('\n').pop()!) as never);
+        });
+      });
+    const [a, b] = await Promise.all([run('agent-a'), run('agent-b')]);
+    expect(Math.max(a.began, b.began)).toBeLessThan(Math.min(a.ended, b.ended));
+    const all = [...a.ids, ...b.ids];
+    expect(new Set(all).size).toBe(all.length);
+    expect([...all].sort()).toEqual([...ids].sort());
+    expect(a.ids.length).toBeGreaterThan(0);
+    expect(b.ids.length).toBeGreaterThan(0);
+    const rows = raw(path, (db) =>
+      db
+        .prepare('SELECT lease_owner, status, attempts, COUNT(*) AS n FROM jobs GROUP BY 1, 2, 3 ORDER BY 1')
+        .all(),
+    );
+    expect(rows).toEqual([
+      { lease_owner: 'agent-a', status: 'succeeded', attempts: 1, n: a.ids.length },
+      { lease_owner: 'agent-b', status: 'succeeded', attempts: 1, n: b.ids.length },
+    ]);
+  });
+});
