@@ -1,4 +1,5 @@
 import type { CommandSpec } from '../command.js';
+import { agentCommand } from './agent.js';
 import { apikeyCreateCommand } from './apikey-create.js';
 import { apikeyListCommand } from './apikey-list.js';
 import { apikeyRevokeCommand } from './apikey-revoke.js';
@@ -30,6 +31,7 @@ import { uploadCommand } from './upload.js';
 export const COMMANDS: readonly CommandSpec[] = [
   demoCommand,
   serverCommand,
+  agentCommand,
   tenantCreateCommand,
   apikeyCreateCommand,
   apikeyListCommand,

@@ -1,5 +1,7 @@
+import { jobRunnerExtension, jobRunnerOf } from '../../agent/extension.js';
 import { openApp } from '../../app.js';
 import { parseListen, serveControlPlane } from '../../server/control-plane.js';
+import { dashboardExtension } from '../../server/dashboard/extension.js';
 import type { ServerExtension } from '../../server/extensions.js';
 import { flagString, type CommandSpec } from '../command.js';
 import { UsageError } from '../errors.js';
@@ -11,7 +13,13 @@ import { UsageError } from '../errors.js';
  * - the job runner: the agent API and /metrics, the scheduler loop, and the embedded agent.
  * Add an extension here with one line.
  */
-export const SERVER_EXTENSIONS: readonly ServerExtension[] = [];
+export const SERVER_EXTENSIONS: readonly ServerExtension[] = [
+  // The timeline's binlog retention horizon comes from what the job runner's agents reported about each server.
+  dashboardExtension({
+    binlogRetentionSeconds: (id, app) => jobRunnerOf(app)?.service.factsOf(id)?.binlogRetentionSeconds,
+  }),
+  jobRunnerExtension(),
+];
 
 /** `dbtrail server [--listen HOST:PORT]`: serves the control plane until SIGINT or SIGTERM. */
 export const serverCommand: CommandSpec = {
