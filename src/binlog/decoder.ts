@@ -43,8 +43,11 @@ import {
   formatDescriptionBody,
   type FormatDescription,
 } from './format-description.js';
-import { decodeHeader, peekEventSize, type EventHeader } from './header.js';
-import { decodeRows, type ValueCodec } from './rows.js';
+import { decodeHeader, HEADER_TYPE_OFFSET, peekEventSize, type EventHeader } from './header.js';
+import type { NdjsonOutput } from './ndjson-output.js';
+import { envelopeJson, renderNdjson } from './render.js';
+import { writeRowsNdjson } from './rows-ndjson.js';
+import { decodeRows, readRowsHeader, type ValueCodec } from './rows.js';
 import { decodeTableMap, finishTableMap, type ColumnResolver } from './table-map.js';
 import { decodeValue } from './values/decode-value.js';
 import { applyJsonDiffs } from './values/json-diff.js';
@@ -184,23 +187,7 @@ export class BinlogDecoder {
       body = formatDescriptionBody(fde);
       return this.#envelope(header, pos, nextPos, payloadIndex, body, this.#gtid);
     }
-    let end = offset + size;
-    if (mayHaveChecksum && this.#fde.checksumAlg === ChecksumAlg.CRC32) {
-      if (size < LOG_EVENT_HEADER_LEN + CHECKSUM_LEN) {
-        throw new TruncatedError(
-          `Cannot decode event at position ${pos}: ${size} bytes leave no room for its checksum`,
-        );
-      }
-      if (this.#verify) this.#verifyChecksum(buf, offset, size, pos, type);
-      end -= CHECKSUM_LEN;
-    }
-    const bodyStart = offset + (type === EventType.ROTATE ? LOG_EVENT_HEADER_LEN : this.#fde.headerLength);
-    if (bodyStart > end) {
-      throw new TruncatedError(
-        `Cannot decode ${eventTypeName(type)} event at position ${pos}: ${size} bytes, shorter than its header`,
-      );
-    }
-    const cur = this.#cur.reset(buf, bodyStart, end);
+    const cur = this.#body(buf, offset, header, pos, mayHaveChecksum);
     const fde = this.#fde;
     let gtid = this.#gtid;
     let endsTransaction = false;
@@ -315,6 +302,93 @@ export class BinlogDecoder {
       this.#inTransaction = false;
     }
     return event;
+  }
+
+  /**
+   * The cursor over an event's body (after the common header, before the CRC32 trailer), once the checksum is
+   * verified when the format has one.
+   */
+  #body(buf: Buffer, offset: number, header: EventHeader, pos: number, mayHaveChecksum: boolean): Cursor {
+    const type = header.typeCode;
+    const size = header.eventSize;
+    let end = offset + size;
+    if (mayHaveChecksum && this.#fde.checksumAlg === ChecksumAlg.CRC32) {
+      if (size < LOG_EVENT_HEADER_LEN + CHECKSUM_LEN) {
+        throw new TruncatedError(
+          `Cannot decode event at position ${pos}: ${size} bytes leave no room for its checksum`,
+        );
+      }
+      if (this.#verify) this.#verifyChecksum(buf, offset, size, pos, type);
+      end -= CHECKSUM_LEN;
+    }
+    const bodyStart = offset + (type === EventType.ROTATE ? LOG_EVENT_HEADER_LEN : this.#fde.headerLength);
+    if (bodyStart > end) {
+      throw new TruncatedError(
+        `Cannot decode ${eventTypeName(type)} event at position ${pos}: ${size} bytes, shorter than its header`,
+      );
+    }
+    return this.#cur.reset(buf, bodyStart, end);
+  }
+
+  /**
+   * Decodes one complete event like `decode` and appends to `out` what `renderNdjson` prints for it (and for the
+   * events inside a TRANSACTION_PAYLOAD). Row events are written straight from their bytes, without row objects
+   * (rows-ndjson.ts), when the default value codec is in use. Throws what `decode` throws, leaving `out` as it was.
+   */
+  decodeNdjson(out: NdjsonOutput, buf: Buffer, pos?: number, offset = 0, length = buf.length - offset): void {
+    const mark = out.pending;
+    const type = length >= LOG_EVENT_HEADER_LEN ? (buf[offset + HEADER_TYPE_OFFSET] as number) : -1;
+    if (
+      rowsEventKind(type) !== undefined &&
+      type !== EventType.PARTIAL_UPDATE_ROWS &&
+      this.#codec.decodeValue === decodeValue
+    ) {
+      try {
+        if (this.#rowsNdjson(out, buf, pos, offset, length)) return;
+      } catch {
+        // Decoded again below, which throws the error `decode` throws for these bytes.
+      }
+      out.truncate(mark);
+    }
+    const event = this.decode(buf, pos, offset, length);
+    try {
+      out.string(renderNdjson(event));
+      if (event.body.kind === 'transaction_payload')
+        for (const inner of event.body.events) out.string(renderNdjson(inner));
+    } catch (err) {
+      out.truncate(mark);
+      throw err;
+    }
+  }
+
+  #rowsNdjson(
+    out: NdjsonOutput,
+    buf: Buffer,
+    pos: number | undefined,
+    offset: number,
+    length: number,
+  ): boolean {
+    const header = decodeHeader(buf, offset, length);
+    if (header.eventSize !== length) return false;
+    const at = pos ?? (header.logPos >= header.eventSize ? header.logPos - header.eventSize : 0);
+    const next = header.logPos !== 0 ? header.logPos : at + header.eventSize;
+    const cur = this.#body(buf, offset, header, at, true);
+    const rows = readRowsHeader(cur, header.typeCode, {
+      fde: this.#fde,
+      tableMaps: this.#activeTableMaps,
+      codec: this.#codec,
+      maxDecompressedSize: this.#maxDecompressed,
+    });
+    const head = envelopeJson(
+      this.#file,
+      at,
+      next,
+      eventTypeName(header.typeCode),
+      header,
+      this.#gtid,
+      undefined,
+    );
+    return writeRowsNdjson(rows, head, out);
   }
 
   #envelope(

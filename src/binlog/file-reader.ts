@@ -4,6 +4,7 @@ import { isDbtrailError } from '../lib/errors.js';
 import { BinlogDecoder, flattenEvent, type BinlogDecoderOptions } from './decoder.js';
 import { CorruptBinlogError, IncompleteEventError, NotABinlogError } from './errors.js';
 import { EventFramer } from './event-framer.js';
+import { NdjsonOutput } from './ndjson-output.js';
 import { BINLOG_MAGIC, EventType, eventTypeName } from './event-types.js';
 import type { DecodedEvent } from './events.js';
 
@@ -14,14 +15,14 @@ export interface BinlogFileReaderOptions extends Omit<BinlogDecoderOptions, 'fil
   readonly fromPos?: number;
   /** Stop before the first event starting at or after this offset. */
   readonly stopPos?: number;
-  /** Read size; memory stays at about one chunk plus the largest event. Default 1 MiB. */
+  /** Read size; memory stays at about one chunk plus the largest event. Default 4 MiB. */
   readonly chunkSize?: number;
   /** Largest event accepted before the file is declared corrupt. Default 1 GiB + 64 KiB (max_allowed_packet). */
   readonly maxEventSize?: number;
   readonly signal?: AbortSignal;
 }
 
-const DEFAULT_CHUNK = 1024 * 1024;
+const DEFAULT_CHUNK = 4 * 1024 * 1024;
 const DEFAULT_MAX_EVENT = 1024 * 1024 * 1024 + 64 * 1024;
 const FIRST_EVENT_POS = BINLOG_MAGIC.length;
 
@@ -35,10 +36,31 @@ const FIRST_EVENT_POS = BINLOG_MAGIC.length;
  * - anything else (checksum mismatch, malformed event, lying length): `CorruptBinlogError` with file, offset and the
  *   underlying error as `cause`. Unsupported content (an encrypted binlog) passes through as is.
  */
-export async function* readBinlogFile(
+export function readBinlogFile(
   path: string,
   options: BinlogFileReaderOptions = {},
 ): AsyncGenerator<DecodedEvent> {
+  return withBinlogFile(path, options, decodeBinlogChunks);
+}
+
+/**
+ * `readBinlogFile` as NDJSON: yields buffers of whole lines (about 64 KiB each), exactly what `renderNdjson` prints
+ * for every event `readBinlogFile` yields, written without building row objects (rows-ndjson.ts). On a failure,
+ * the lines of every earlier event are yielded first, then the same error is thrown.
+ */
+export function readBinlogFileNdjson(
+  path: string,
+  options: BinlogFileReaderOptions = {},
+): AsyncGenerator<Buffer> {
+  return withBinlogFile(path, options, decodeBinlogChunksNdjson);
+}
+
+/** Opens a binlog file, checks its magic and hands its chunks (from offset 4) to a chunk decoder. */
+async function* withBinlogFile<T>(
+  path: string,
+  options: BinlogFileReaderOptions,
+  decode: (source: AsyncIterable<Buffer>, options: DecodeChunksOptions) => AsyncGenerator<T>,
+): AsyncGenerator<T> {
   const fh = await open(path, 'r').catch((err: unknown) => {
     throw new NotABinlogError(`Cannot read binlog "${path}": ${(err as Error).message}`, {
       cause: err,
@@ -77,7 +99,7 @@ export async function* readBinlogFile(
     const seek = (pos: number): void => {
       readPos = pos;
     };
-    yield* decodeBinlogChunks(chunks(), {
+    yield* decode(chunks(), {
       ...options,
       name: options.name ?? basename(path),
       path,
@@ -98,6 +120,15 @@ export interface DecodeChunksOptions extends BinlogFileReaderOptions {
   readonly seek?: (pos: number) => void;
 }
 
+/** A complete event of the source, as the framer cut it, with its type code. */
+interface Frame {
+  readonly buf: Buffer;
+  readonly offset: number;
+  readonly length: number;
+  readonly pos: number;
+  readonly typeCode: number;
+}
+
 /**
  * The core of the file reader over any chunked source of the bytes after the 4-byte magic (the first chunk starts
  * at file offset 4). Exposed so tests can split input at every offset.
@@ -106,9 +137,65 @@ export async function* decodeBinlogChunks(
   source: AsyncIterable<Buffer> | Iterable<Buffer>,
   options: DecodeChunksOptions = {},
 ): AsyncGenerator<DecodedEvent> {
+  const path = options.path ?? options.name ?? 'binlog';
+  const decoder = newDecoder(options);
+  const fromPos = options.fromPos ?? 0;
+  for await (const f of frames(source, options)) {
+    let event: DecodedEvent;
+    try {
+      event = decoder.decode(f.buf, f.pos, f.offset, f.length);
+    } catch (err) {
+      throw wrap(err, path, f.pos, f.typeCode);
+    }
+    if (f.pos >= fromPos) yield* flattenEvent(event);
+  }
+}
+
+/** Output is handed out in buffers of about this size. */
+const NDJSON_BATCH = 64 * 1024;
+
+/** `decodeBinlogChunks` as NDJSON buffers (see `readBinlogFileNdjson`). */
+export async function* decodeBinlogChunksNdjson(
+  source: AsyncIterable<Buffer> | Iterable<Buffer>,
+  options: DecodeChunksOptions = {},
+): AsyncGenerator<Buffer> {
+  const path = options.path ?? options.name ?? 'binlog';
+  const decoder = newDecoder(options);
+  const fromPos = options.fromPos ?? 0;
+  const out = new NdjsonOutput();
+  try {
+    for await (const f of frames(source, options)) {
+      try {
+        if (f.pos >= fromPos) decoder.decodeNdjson(out, f.buf, f.pos, f.offset, f.length);
+        else decoder.decode(f.buf, f.pos, f.offset, f.length);
+      } catch (err) {
+        throw wrap(err, path, f.pos, f.typeCode);
+      }
+      if (out.pending >= NDJSON_BATCH) yield out.take();
+    }
+  } catch (err) {
+    // Whatever decoded before the failure is output before the error.
+    if (out.pending > 0) yield out.take();
+    throw err;
+  }
+  if (out.pending > 0) yield out.take();
+}
+
+function newDecoder(options: DecodeChunksOptions): BinlogDecoder {
   const name = options.name;
-  const path = options.path ?? name ?? 'binlog';
-  const decoder = new BinlogDecoder({ ...options, ...(name !== undefined ? { file: name } : {}) });
+  return new BinlogDecoder({ ...options, ...(name !== undefined ? { file: name } : {}) });
+}
+
+/**
+ * Frames the source into events, stopping before `stopPos` and, after the FORMAT_DESCRIPTION (which the consumer
+ * decodes before asking for the next frame), seeking to `fromPos` when the source can seek. Framing failures
+ * carry the path and offset; the consumer wraps its own decoding errors with `wrap`.
+ */
+async function* frames(
+  source: AsyncIterable<Buffer> | Iterable<Buffer>,
+  options: DecodeChunksOptions,
+): AsyncGenerator<Frame> {
+  const path = options.path ?? options.name ?? 'binlog';
   let framer = new EventFramer(FIRST_EVENT_POS, options.maxEventSize ?? DEFAULT_MAX_EVENT);
   const fromPos = options.fromPos ?? 0;
   const stopPos = options.stopPos ?? Number.POSITIVE_INFINITY;
@@ -131,16 +218,8 @@ export async function* decodeBinlogChunks(
       if (frame === undefined) break;
       if (frame.pos >= stopPos) return;
       const typeCode = frame.buf[frame.offset + 4] as number;
-      let event: DecodedEvent;
-      try {
-        event = decoder.decode(frame.buf, frame.pos, frame.offset, frame.length);
-      } catch (err) {
-        throw wrap(err, path, frame.pos, typeCode);
-      }
+      yield { buf: frame.buf, offset: frame.offset, length: frame.length, pos: frame.pos, typeCode };
       const isFde = typeCode === EventType.FORMAT_DESCRIPTION;
-      if (frame.pos >= fromPos) {
-        for (const e of flattenEvent(event)) yield e;
-      }
       if (isFde && !seeked && fromPos > framer.pos && options.seek !== undefined) {
         // Jump over everything between the FORMAT_DESCRIPTION and --from-pos, as mysqlbinlog does.
         seeked = true;

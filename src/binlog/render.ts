@@ -1,4 +1,5 @@
 import type { DecodedEvent, RowImage, RowsBody, TableMap } from './events.js';
+import type { EventHeader } from './header.js';
 
 /**
  * Output forms of decoded events: NDJSON (one JSON object per line, the format of `binlog decode` and
@@ -66,12 +67,105 @@ function columnList(columns: readonly string[]): string {
   return s;
 }
 
+let lastFile: string | undefined;
+let lastFileJson = 'null';
+
 function envelope(e: DecodedEvent): string {
-  const h = e.header;
-  let s = `{"file":${e.file === undefined ? 'null' : JSON.stringify(e.file)},"pos":${e.pos},"next_pos":${e.nextPos},"type":"${e.type}","type_code":${h.typeCode},"timestamp":${h.timestamp},"server_id":${h.serverId}`;
-  if (e.gtid !== undefined) s += `,"gtid":${JSON.stringify(e.gtid)}`;
-  if (e.payloadIndex !== undefined) s += `,"payload_index":${e.payloadIndex}`;
+  return envelopeJson(e.file, e.pos, e.nextPos, e.type, e.header, e.gtid, e.payloadIndex);
+}
+
+/** The NDJSON object of an event up to its own fields (no closing brace). */
+export function envelopeJson(
+  file: string | undefined,
+  pos: number,
+  nextPos: number,
+  type: string,
+  h: EventHeader,
+  gtid: string | undefined,
+  payloadIndex: number | undefined,
+): string {
+  // Every event of a file carries the same name: its JSON text is kept instead of made per event.
+  if (file !== lastFile) {
+    lastFile = file;
+    lastFileJson = file === undefined ? 'null' : JSON.stringify(file);
+  }
+  let s = `{"file":${lastFileJson},"pos":${pos},"next_pos":${nextPos},"type":"${type}","type_code":${h.typeCode},"timestamp":${h.timestamp},"server_id":${h.serverId}`;
+  if (gtid !== undefined) s += `,"gtid":${quote(gtid)}`;
+  if (payloadIndex !== undefined) s += `,"payload_index":${payloadIndex}`;
   return s;
+}
+
+/** The fields of a rows event between the envelope and its row images, through `"rows":[`. */
+export function rowsHeadJson(
+  schema: string,
+  table: string,
+  tableId: number,
+  flags: number,
+  columns: readonly string[],
+  extra: RowsBody['extra'],
+): string {
+  let s = `,"schema":${quote(schema)},"table":${quote(table)},"table_id":${tableId},"flags":${flags},"columns":${columnList(columns)}`;
+  if (extra !== undefined) s += `,"extra":${JSON.stringify(toJsonData(extra))}`;
+  return `${s},"rows":[`;
+}
+
+/**
+ * A JSON string literal, byte for byte what JSON.stringify gives: most values (numbers, dates, plain text) need
+ * no escape, which a scan finds faster than JSON.stringify escapes. Quote, backslash, control characters and any
+ * surrogate (JSON.stringify escapes lone ones) leave the work to JSON.stringify.
+ */
+export function quote(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(s);
+  }
+  return '"' + s + '"';
+}
+
+/** The `"name":` prefix of every column of a table, made once per column list. */
+const keyPrefixes = new WeakMap<readonly string[], readonly string[]>();
+
+function keyPrefixesOf(columns: readonly string[]): readonly string[] {
+  let keys = keyPrefixes.get(columns);
+  if (keys === undefined) {
+    keys = columns.map((c) => `${JSON.stringify(c)}:`);
+    keyPrefixes.set(columns, keys);
+  }
+  return keys;
+}
+
+/**
+ * A row image as JSON, equal to `JSON.stringify(img)`: keys in the image's own order (the row decoder inserts
+ * them in table order, absent columns left out), their prefixes looked up in table order, values serialised by
+ * hand. Anything that is not null or a string (`{hex}`) goes through JSON.stringify.
+ */
+function imageJson(img: RowImage, columns: readonly string[], keys: readonly string[]): string {
+  let s = '{';
+  let j = 0;
+  const n = columns.length;
+  for (const k in img) {
+    const v = img[k];
+    let text: string | undefined;
+    if (v === null) text = 'null';
+    else if (typeof v === 'string') text = quote(v);
+    else {
+      const json: string | undefined = JSON.stringify(v);
+      text = json;
+      if (text === undefined) continue; // undefined and functions are left out, as JSON.stringify does
+    }
+    let key: string | undefined;
+    if (j < n && columns[j] === k) key = keys[j++];
+    else {
+      let m = j;
+      while (m < n && columns[m] !== k) m++;
+      if (m < n) {
+        key = keys[m];
+        j = m + 1;
+      } else key = `${JSON.stringify(k)}:`;
+    }
+    s += s.length === 1 ? (key as string) + text : ',' + (key as string) + text;
+  }
+  return s + '}';
 }
 
 function image(img: RowImage | null): string {
@@ -107,14 +201,15 @@ function tableMapData(tm: TableMap): Record<string, unknown> {
 }
 
 function rowsNdjson(head: string, b: RowsBody): string {
-  let s = `${head},"schema":${JSON.stringify(b.schema)},"table":${JSON.stringify(b.table)},"table_id":${b.tableId},"flags":${b.flags},"columns":${columnList(b.columns)}`;
-  if (b.extra !== undefined) s += `,"extra":${JSON.stringify(toJsonData(b.extra))}`;
-  s += ',"rows":[';
+  const columns = b.columns;
+  let s = head + rowsHeadJson(b.schema, b.table, b.tableId, b.flags, columns, b.extra);
+  const keys = keyPrefixesOf(columns);
   const rows = b.rows;
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i] as (typeof rows)[number];
-    if (i > 0) s += ',';
-    s += `{"before":${image(r.before)},"after":${image(r.after)}}`;
+    const before = r.before === null ? 'null' : imageJson(r.before, columns, keys);
+    const after = r.after === null ? 'null' : imageJson(r.after, columns, keys);
+    s += `${i > 0 ? ',' : ''}{"before":${before},"after":${after}}`;
   }
   s += ']';
   if (b.unappliedJsonDiffs !== undefined)

@@ -6,6 +6,7 @@ import { EventType, rowsEventKind } from './event-types.js';
 import type { RowChange, RowImage, RowsBody, TableMap, UnappliedJsonDiff } from './events.js';
 import type { FormatDescription } from './format-description.js';
 import { postHeaderLength } from './format-description.js';
+import { compileColumn, decodeCompiled, decodeValue, type CompiledColumn } from './values/decode-value.js';
 
 /**
  * Rows events: WRITE/UPDATE/DELETE_ROWS v1 and v2, PARTIAL_UPDATE_ROWS (MySQL) and MariaDB's compressed variants.
@@ -36,37 +37,54 @@ export interface ValueCodec {
 const PARTIAL_JSON_UPDATES = 1;
 
 /** Per-table-map data the row loop needs, computed once and cached. */
-interface RowPlan {
+export interface RowPlan {
   readonly names: readonly string[];
   readonly defs: readonly ColumnDef[];
+  /** The columns compiled for the default value decoder (`decodeCompiled`). */
+  readonly compiled: readonly CompiledColumn[];
   /** For each column, its ordinal among the table's JSON columns, or -1. */
   readonly jsonOrdinal: Int32Array;
   /** A column named `__proto__` needs defineProperty to become an own property. */
   readonly hasProtoName: boolean;
+  /**
+   * Every column set to null, in table order: an image with every column present starts as a copy of it, which
+   * gives the image its final shape in one step instead of one shape transition per column.
+   */
+  readonly fullImage: RowImage | undefined;
 }
 
 const plans = new WeakMap<TableMap, RowPlan>();
 
-function planFor(tm: TableMap): RowPlan {
+/** The row plan of a table map, made once per table map. */
+export function rowPlan(tm: TableMap): RowPlan {
   let plan = plans.get(tm);
   if (plan === undefined) {
     const jsonOrdinal = new Int32Array(tm.columns.length).fill(-1);
     let j = 0;
+    const hasProtoName = tm.columns.some((c) => c.name === '__proto__');
     tm.columns.forEach((c, i) => {
       if (c.type === ColumnType.JSON) jsonOrdinal[i] = j++;
     });
     plan = {
       names: tm.columns.map((c) => c.name),
       defs: tm.columns,
+      compiled: tm.columns.map(compileColumn),
       jsonOrdinal,
-      hasProtoName: tm.columns.some((c) => c.name === '__proto__'),
+      hasProtoName,
+      fullImage: hasProtoName ? undefined : fullImage(tm.columns),
     };
     plans.set(tm, plan);
   }
   return plan;
 }
 
-function popcount(bitmap: Buffer, off: number, width: number): number {
+function fullImage(columns: readonly ColumnDef[]): RowImage {
+  const img: RowImage = {};
+  for (const c of columns) img[c.name] = null;
+  return img;
+}
+
+export function popcount(bitmap: Buffer, off: number, width: number): number {
   let n = 0;
   for (let i = 0; i < width; i++) if ((((bitmap[off + (i >> 3)] as number) >> (i & 7)) & 1) === 1) n++;
   return n;
@@ -100,7 +118,23 @@ function readImage(
   const buf = rc.buf;
   const names = plan.names;
   const defs = plan.defs;
-  const decodeValue = codec.decodeValue;
+  const decode = codec.decodeValue;
+  // The default codec decodes from the compiled columns; a caller's own codec gets the column definitions.
+  const compiled = decode === decodeValue ? plan.compiled : undefined;
+  const template = plan.fullImage;
+  if (template !== undefined && partialBits === undefined && presentCount === defs.length) {
+    // Every column present (so width is the table's column count): values go in table order over the copy.
+    const full: RowImage = { ...template };
+    for (let i = 0; i < width; i++) {
+      full[names[i] as string] =
+        (((buf[nullStart + (i >> 3)] as number) >> (i & 7)) & 1) === 1
+          ? null
+          : compiled !== undefined
+            ? decodeCompiled(rc, compiled[i] as CompiledColumn)
+            : decode(rc, defs[i] as ColumnDef);
+    }
+    return full;
+  }
   const protoName = plan.hasProtoName;
   const img: RowImage = {};
   let bit = 0;
@@ -138,7 +172,10 @@ function readImage(
         continue;
       }
     }
-    img[name] = decodeValue(rc, defs[i] as ColumnDef);
+    img[name] =
+      compiled !== undefined
+        ? decodeCompiled(rc, compiled[i] as CompiledColumn)
+        : decode(rc, defs[i] as ColumnDef);
   }
   return img;
 }
@@ -182,7 +219,25 @@ export interface RowsContext {
   readonly maxDecompressedSize: number;
 }
 
-export function decodeRows(cur: Cursor, typeCode: number, ctx: RowsContext): RowsBody {
+/** A rows event up to its row images: what both the object decoder and the NDJSON writer start from. */
+export interface RowsHeader {
+  readonly op: 'insert' | 'update' | 'delete';
+  readonly tableId: number;
+  readonly flags: number;
+  readonly extra: RowsBody['extra'];
+  /** Number of columns the images cover. */
+  readonly width: number;
+  /** The buffer holding the columns-present bitmaps, at `beforeOff` (and `afterOff` for updates). */
+  readonly bitmaps: Buffer;
+  readonly beforeOff: number;
+  readonly afterOff: number;
+  /** The row images, to the end of the event (decompressed for MariaDB's compressed events). */
+  readonly rows: Cursor;
+  /** Undefined only for an event with no rows whose TABLE_MAP is unknown. */
+  readonly tableMap: TableMap | undefined;
+}
+
+export function readRowsHeader(cur: Cursor, typeCode: number, ctx: RowsContext): RowsHeader {
   const op = rowsEventKind(typeCode);
   if (op === undefined)
     throw new MalformedEventError(`Cannot decode rows event: type ${typeCode} is not a rows event`);
@@ -219,34 +274,50 @@ export function decodeRows(cur: Cursor, typeCode: number, ctx: RowsContext): Row
 
   const tm = ctx.tableMaps.get(tableId);
   if (tm === undefined) {
-    if (rc.remaining === 0) {
-      return {
-        kind: 'rows',
-        op,
-        tableId,
-        flags,
-        schema: '',
-        table: '',
-        columns: [],
-        rows: [],
-        tableMap: undefined,
-        ...(extra ? { extra } : {}),
-      };
+    if (rc.remaining !== 0) {
+      throw new MissingTableMapError(
+        `Cannot decode rows event: no TABLE_MAP for table id ${tableId} precedes it`,
+        {
+          fields: { tableId },
+        },
+      );
     }
-    throw new MissingTableMapError(
-      `Cannot decode rows event: no TABLE_MAP for table id ${tableId} precedes it`,
-      {
-        fields: { tableId },
-      },
-    );
-  }
-  const plan = planFor(tm);
-  if (width > tm.columns.length) {
+  } else if (width > tm.columns.length) {
     throw new MalformedEventError(
       `Cannot decode rows event for table "${tm.schema}.${tm.table}": column count is ${width}, table map has ${tm.columns.length}`,
       { fields: { schema: tm.schema, table: tm.table, width, tableMapColumns: tm.columns.length } },
     );
   }
+  return { op, tableId, flags, extra, width, bitmaps: cur.buf, beforeOff, afterOff, rows: rc, tableMap: tm };
+}
+
+export function decodeRows(cur: Cursor, typeCode: number, ctx: RowsContext): RowsBody {
+  const {
+    op,
+    tableId,
+    flags,
+    extra,
+    width,
+    beforeOff,
+    afterOff,
+    rows: rc,
+    tableMap: tm,
+  } = readRowsHeader(cur, typeCode, ctx);
+  if (tm === undefined) {
+    return {
+      kind: 'rows',
+      op,
+      tableId,
+      flags,
+      schema: '',
+      table: '',
+      columns: [],
+      rows: [],
+      tableMap: undefined,
+      ...(extra ? { extra } : {}),
+    };
+  }
+  const plan = rowPlan(tm);
   const countBefore = popcount(cur.buf, beforeOff, width);
   const countAfter = op === 'update' ? popcount(cur.buf, afterOff, width) : countBefore;
   const partial = typeCode === EventType.PARTIAL_UPDATE_ROWS;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decimalBinarySize, decimalToText } from './decimal.js';
+import { decimalBinarySize, decimalToText, writeSmallDecimal } from './decimal.js';
 import { MalformedValueError } from './errors.js';
 
 const DIG2BYTES = [0, 1, 1, 2, 2, 3, 3, 4, 4, 4];
@@ -108,5 +108,59 @@ describe('decimalToText', () => {
     expect(decimalBinarySize(65, 30)).toBe(30);
     expect(decimalBinarySize(1, 0)).toBe(1);
     expect(decimalBinarySize(18, 9)).toBe(8);
+  });
+});
+
+describe('writeSmallDecimal', () => {
+  /** Random bytes of a DECIMAL(p,s) value: a valid one most of the time, any bytes otherwise. */
+  function randomValue(next: () => number, precision: number, scale: number): Buffer {
+    const size = decimalBinarySize(precision, scale);
+    const b = Buffer.alloc(size);
+    for (let i = 0; i < size; i++) b[i] = next() & 0xff;
+    return b;
+  }
+
+  it('writes exactly the text decimalToText returns, or throws the same error, for every small declaration', () => {
+    let seed = 7;
+    const next = (): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed;
+    };
+    const out = Buffer.alloc(40);
+    for (let precision = 1; precision <= 24; precision++) {
+      for (let scale = 0; scale <= Math.min(9, precision); scale++) {
+        if (precision - scale > 15) continue;
+        for (let i = 0; i < 200; i++) {
+          const bytes =
+            i === 0
+              ? Buffer.alloc(decimalBinarySize(precision, scale), 0x7f)
+              : randomValue(next, precision, scale);
+          let expected: string | Error;
+          try {
+            expected = decimalToText(bytes, 0, precision, scale);
+          } catch (err) {
+            expected = err as Error;
+          }
+          if (expected instanceof Error) {
+            expect(() => writeSmallDecimal(bytes, 0, precision, scale, out, 0)).toThrow(MalformedValueError);
+          } else {
+            const end = writeSmallDecimal(bytes, 0, precision, scale, out, 3);
+            expect(
+              out.toString('latin1', 3, end),
+              `DECIMAL(${precision},${scale}) ${bytes.toString('hex')}`,
+            ).toBe(expected);
+          }
+        }
+      }
+    }
+  });
+
+  it('declines declarations outside the small case, writing nothing', () => {
+    const out = Buffer.alloc(8, 0x78);
+    expect(writeSmallDecimal(Buffer.alloc(30), 0, 65, 30, out, 0)).toBe(-1);
+    expect(writeSmallDecimal(Buffer.alloc(30), 0, 20, 2, out, 0)).toBe(-1);
+    expect(writeSmallDecimal(Buffer.alloc(30), 0, 5, 6, out, 0)).toBe(-1);
+    expect(writeSmallDecimal(Buffer.alloc(30), 0, 0, 0, out, 0)).toBe(-1);
+    expect(out.toString('latin1')).toBe('xxxxxxxx');
   });
 });

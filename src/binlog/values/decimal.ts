@@ -1,3 +1,4 @@
+import { putPadded, putUint } from '../ascii-digits.js';
 import { MalformedValueError } from './errors.js';
 
 /**
@@ -74,11 +75,16 @@ function badGroup(
 
 const ZEROS = ['', '0', '00', '000', '0000', '00000', '000000', '0000000', '00000000', '000000000'] as const;
 
+// The parts of the last small DECIMAL read by readSmallDecimal (module state: no object per value).
+let smallNegative = false;
+let smallInt = 0;
+let smallFrac = 0;
+
 /**
  * The common case, at most 15 integer digits and 9 fraction digits (DECIMAL(10,2), DECIMAL(19,4)...): the integer
- * part fits a JS number exactly and the fraction is one group, so the text is built from two numbers.
+ * part fits a JS number exactly and the fraction is one group, so the value is read as two numbers.
  */
-function smallDecimalToText(buf: Buffer, pos: number, intg: number, scale: number): string {
+function readSmallDecimal(buf: Buffer, pos: number, intg: number, scale: number): void {
   const negative = ((buf[pos] as number) & 0x80) === 0;
   const lead = intg % 9;
   let p = pos;
@@ -105,7 +111,16 @@ function smallDecimalToText(buf: Buffer, pos: number, intg: number, scale: numbe
     fracValue = readGroup(buf, p, n, first, negative);
     if (fracValue >= (POW10[scale] as number)) throw badGroup(intg + scale, scale, scale, fracValue, p);
   }
-  const sign = negative && (intValue !== 0 || fracValue !== 0) ? '-' : '';
+  smallNegative = negative;
+  smallInt = intValue;
+  smallFrac = fracValue;
+}
+
+function smallDecimalToText(buf: Buffer, pos: number, intg: number, scale: number): string {
+  readSmallDecimal(buf, pos, intg, scale);
+  const intValue = smallInt;
+  const fracValue = smallFrac;
+  const sign = smallNegative && (intValue !== 0 || fracValue !== 0) ? '-' : '';
   if (scale === 0) return sign + String(intValue);
   const frac = String(fracValue);
   return (
@@ -114,6 +129,35 @@ function smallDecimalToText(buf: Buffer, pos: number, intg: number, scale: numbe
     '.' +
     (frac.length < scale ? (ZEROS[scale - frac.length] as string) + frac : frac)
   );
+}
+
+/**
+ * Writes what `decimalToText` returns, as ASCII bytes, into `out` from `at`, for a DECIMAL(precision, scale) with
+ * at most 15 integer and 9 fraction digits (the small case); returns the offset after the text, or -1 without
+ * writing for any other declaration. `out` must have room for 26 bytes. Throws what `decimalToText` throws.
+ */
+export function writeSmallDecimal(
+  buf: Buffer,
+  pos: number,
+  precision: number,
+  scale: number,
+  out: Buffer,
+  at: number,
+): number {
+  const intg = precision - scale;
+  if (!(precision >= 1 && scale >= 0 && intg >= 0 && intg <= 15 && scale <= 9)) return -1;
+  readSmallDecimal(buf, pos, intg, scale);
+  const v = smallInt;
+  const frac = smallFrac;
+  let w = at;
+  if (smallNegative && (v !== 0 || frac !== 0)) out[w++] = 0x2d;
+  w = putUint(out, w, v);
+  if (scale > 0) {
+    out[w++] = 0x2e;
+    // Exactly `scale` fraction digits, zero-padded on the left (frac < 10^scale <= 10^9 fits an int32).
+    w = putPadded(out, w, frac, scale);
+  }
+  return w;
 }
 
 /**

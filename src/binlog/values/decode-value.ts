@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { Cursor } from '../cursor.js';
 import { ColumnType, type CanonicalValue, type ColumnDef } from '../column-types.js';
-import { charsetForCollation } from './charset.js';
+import { charsetForCollation, type Charset } from './charset.js';
 import { decimalBinarySize, decimalToText } from './decimal.js';
 import { MalformedValueError, UnsupportedValueError } from './errors.js';
 import { formatDouble, formatFloat } from './float-text.js';
@@ -53,152 +53,346 @@ import {
  * - the old pre-5.0 DECIMAL (type 0) has no metadata to size it and is rejected as unsupported.
  */
 export function decodeValue(cur: Cursor, col: ColumnDef): CanonicalValue {
-  const buf = cur.buf;
-  const p = cur.pos;
-  switch (col.type) {
+  return decodeCompiled(cur, compiledColumn(col));
+}
+
+/** How the bytes of a character or binary column become a value (see `text`). */
+const TEXT_UNKNOWN = 0;
+const TEXT_BINARY = 1;
+const TEXT_UTF8 = 2;
+const TEXT_CHARSET = 3;
+
+/**
+ * A column definition with everything the value decoder derives from its type and metadata worked out once:
+ * the row decoder compiles each table map's columns and calls `decodeCompiled` per value. Every instance has the
+ * same shape (unlike ColumnDef, whose optional fields vary), which keeps the value loop monomorphic.
+ */
+export interface CompiledColumn {
+  readonly def: ColumnDef;
+  /** The type to dispatch on: ColumnType, with a STRING column that holds ENUM or SET resolved to that type. */
+  readonly type: number;
+  readonly meta: number;
+  readonly unsigned: boolean;
+  /** Stored size of fixed-size values (integers, DECIMAL, temporal, BIT, ENUM/SET width); 0 for the others. */
+  readonly size: number;
+  /** Length-prefix bytes of variable-length values (1-4); 0 for fixed-size ones. */
+  readonly prefix: number;
+  /** BINARY(n) pads its value to this many bytes. */
+  readonly padTo: number;
+  /** TEXT_UNKNOWN, TEXT_BINARY, TEXT_UTF8 or TEXT_CHARSET. */
+  readonly textMode: number;
+  readonly charset: Charset | undefined;
+  /** A character column whose bytes below 0x80 always decode to the same ASCII characters (UTF-8, latin1...). */
+  readonly asciiText: boolean;
+  /** A character column in the binary charset: its value is `{hex}`. */
+  readonly binaryText: boolean;
+  /** DECIMAL precision and scale, TIME2/DATETIME2/TIMESTAMP2 (and hires) fsp in `scale`. */
+  readonly precision: number;
+  readonly scale: number;
+}
+
+const compiledCache = new WeakMap<ColumnDef, CompiledColumn>();
+
+/** The compiled form of a column, cached per ColumnDef object. */
+export function compiledColumn(col: ColumnDef): CompiledColumn {
+  let c = compiledCache.get(col);
+  if (c === undefined) {
+    c = compileColumn(col);
+    compiledCache.set(col, c);
+  }
+  return c;
+}
+
+/** Works out, once per column, what `decodeCompiled` needs besides the bytes. */
+export function compileColumn(col: ColumnDef): CompiledColumn {
+  let type = col.type;
+  let size = 0;
+  let prefix = 0;
+  let padTo = 0;
+  let precision = 0;
+  let scale = 0;
+  const meta = col.meta;
+  switch (type) {
     case ColumnType.TINY:
-      cur.need(1, 'TINYINT value');
-      cur.pos = p + 1;
-      return String(col.unsigned ? (buf[p] as number) : buf.readInt8(p));
+    case ColumnType.YEAR:
+      size = 1;
+      break;
     case ColumnType.SHORT:
-      cur.need(2, 'SMALLINT value');
-      cur.pos = p + 2;
-      return String(col.unsigned ? buf.readUInt16LE(p) : buf.readInt16LE(p));
+      size = 2;
+      break;
     case ColumnType.INT24:
-      cur.need(3, 'MEDIUMINT value');
-      cur.pos = p + 3;
-      return String(col.unsigned ? buf.readUIntLE(p, 3) : buf.readIntLE(p, 3));
-    case ColumnType.LONG:
-      cur.need(4, 'INT value');
-      cur.pos = p + 4;
-      return String(col.unsigned ? buf.readUInt32LE(p) : buf.readInt32LE(p));
-    case ColumnType.LONGLONG:
-      cur.need(8, 'BIGINT value');
-      cur.pos = p + 8;
-      return int64Text(buf, p, col.unsigned);
-    case ColumnType.YEAR: {
-      cur.need(1, 'YEAR value');
-      cur.pos = p + 1;
-      const y = buf[p] as number;
-      // YEAR stores year - 1900; 0 is the zero year, which SELECT prints as 0000.
-      return y === 0 ? '0000' : String(1900 + y);
-    }
-    case ColumnType.FLOAT:
-      cur.need(4, 'FLOAT value');
-      cur.pos = p + 4;
-      return formatFloat(buf.readFloatLE(p));
-    case ColumnType.DOUBLE:
-      cur.need(8, 'DOUBLE value');
-      cur.pos = p + 8;
-      return formatDouble(buf.readDoubleLE(p));
-    case ColumnType.NEWDECIMAL: {
-      const precision = col.meta >> 8;
-      const scale = col.meta & 0xff;
-      const size = decimalBinarySize(precision, scale);
-      cur.need(size, 'DECIMAL value');
-      const text = decimalToText(buf, p, precision, scale);
-      cur.pos = p + size;
-      return text;
-    }
     case ColumnType.DATE:
     case ColumnType.NEWDATE:
-      cur.need(3, 'DATE value');
-      cur.pos = p + 3;
-      return date2FromBinary(buf, p);
-    case ColumnType.TIME2: {
-      const size = 3 + fractionBytes(col.meta);
-      cur.need(size, 'TIME value');
-      cur.pos = p + size;
-      return time2FromBinary(buf, p, col.meta);
-    }
-    case ColumnType.DATETIME2: {
-      const size = 5 + fractionBytes(col.meta);
-      cur.need(size, 'DATETIME value');
-      cur.pos = p + size;
-      return datetime2FromBinary(buf, p, col.meta);
-    }
-    case ColumnType.TIMESTAMP2: {
-      const size = 4 + fractionBytes(col.meta);
-      cur.need(size, 'TIMESTAMP value');
-      cur.pos = p + size;
-      return timestamp2FromBinary(buf, p, col.meta);
-    }
-    case ColumnType.TIME: {
-      if (col.meta > 0) return hires(cur, col, TIME_HIRES_BYTES, timeHiresFromBinary, 'TIME value');
-      cur.need(3, 'TIME value');
-      cur.pos = p + 3;
-      return timeFromBinary(buf, p);
-    }
-    case ColumnType.DATETIME: {
-      if (col.meta > 0)
-        return hires(cur, col, DATETIME_HIRES_BYTES, datetimeHiresFromBinary, 'DATETIME value');
-      cur.need(8, 'DATETIME value');
-      cur.pos = p + 8;
-      return datetimeFromBinary(buf, p);
-    }
-    case ColumnType.TIMESTAMP: {
-      if (col.meta > 0)
-        return hires(cur, col, TIMESTAMP_HIRES_BYTES, timestampHiresFromBinary, 'TIMESTAMP value');
-      cur.need(4, 'TIMESTAMP value');
-      cur.pos = p + 4;
-      return timestampFromBinary(buf, p);
-    }
-    case ColumnType.BIT: {
+      size = 3;
+      break;
+    case ColumnType.LONG:
+    case ColumnType.FLOAT:
+      size = 4;
+      break;
+    case ColumnType.LONGLONG:
+    case ColumnType.DOUBLE:
+      size = 8;
+      break;
+    case ColumnType.NEWDECIMAL:
+      precision = meta >> 8;
+      scale = meta & 0xff;
+      size = decimalBinarySize(precision, scale);
+      break;
+    case ColumnType.TIME2:
+      scale = meta;
+      size = 3 + fractionBytes(meta);
+      break;
+    case ColumnType.DATETIME2:
+      scale = meta;
+      size = 5 + fractionBytes(meta);
+      break;
+    case ColumnType.TIMESTAMP2:
+      scale = meta;
+      size = 4 + fractionBytes(meta);
+      break;
+    case ColumnType.TIME:
+      scale = Math.min(meta, 6);
+      size = meta > 0 ? (TIME_HIRES_BYTES[scale] as number) : 3;
+      break;
+    case ColumnType.DATETIME:
+      scale = Math.min(meta, 6);
+      size = meta > 0 ? (DATETIME_HIRES_BYTES[scale] as number) : 8;
+      break;
+    case ColumnType.TIMESTAMP:
+      scale = Math.min(meta, 6);
+      size = meta > 0 ? (TIMESTAMP_HIRES_BYTES[scale] as number) : 4;
+      break;
+    case ColumnType.BIT:
       // M = bytes * 8 + bits; the value is ceil(M / 8) bytes, big-endian, as SELECT returns them.
-      const size = (col.meta >> 8) + ((col.meta & 0xff) > 0 ? 1 : 0);
-      cur.need(size, 'BIT value');
-      cur.pos = p + size;
-      return hex(buf, p, p + size);
-    }
+      size = (meta >> 8) + ((meta & 0xff) > 0 ? 1 : 0);
+      break;
     case ColumnType.ENUM:
-      return enumValue(cur, col, col.meta & 0xff);
+      size = enumWidth(col, meta & 0xff);
+      break;
     case ColumnType.SET:
-      return setValue(cur, col, col.meta & 0xff);
-    case ColumnType.STRING:
-      return stringValue(cur, col);
-    case ColumnType.VARCHAR:
-    case ColumnType.VAR_STRING: {
-      const len = col.meta > 255 ? readLength(cur, 2) : readLength(cur, 1);
-      const start = cur.pos;
-      cur.need(len, 'VARCHAR value');
-      cur.pos = start + len;
-      return text(buf, start, start + len, col, 0);
+      size = setWidth(col, meta & 0xff);
+      break;
+    case ColumnType.STRING: {
+      // CHAR/BINARY: the metadata folds the real type and a maximum byte length up to 1023 into two bytes
+      // (MySQL `Field_string::do_save_field_metadata`); a maximum above 255 bytes means a 2-byte length prefix.
+      const byte0 = meta >> 8;
+      const byte1 = meta & 0xff;
+      let realType = byte0;
+      let maxLength = byte1;
+      if (byte0 !== 0 && (byte0 & 0x30) !== 0x30) {
+        maxLength = byte1 | (((byte0 & 0x30) ^ 0x30) << 4);
+        realType = byte0 | 0x30;
+      }
+      if (realType === ColumnType.ENUM) {
+        type = ColumnType.ENUM;
+        size = enumWidth(col, byte1);
+      } else if (realType === ColumnType.SET) {
+        type = ColumnType.SET;
+        size = setWidth(col, byte1);
+      } else {
+        prefix = maxLength > 255 ? 2 : 1;
+        padTo = maxLength;
+      }
+      break;
     }
+    case ColumnType.VARCHAR:
+    case ColumnType.VAR_STRING:
+      prefix = meta > 255 ? 2 : 1;
+      break;
     case ColumnType.BLOB:
     case ColumnType.TINY_BLOB:
     case ColumnType.MEDIUM_BLOB:
-    case ColumnType.LONG_BLOB: {
-      const len = readLength(cur, blobPrefix(col));
-      const start = cur.pos;
-      cur.need(len, 'BLOB value');
-      cur.pos = start + len;
-      // MariaDB's JSON is a LONGTEXT alias: it arrives here with a utf8mb4 collation and decodes as text.
-      return text(buf, start, start + len, col, 0);
-    }
-    case ColumnType.JSON: {
-      const len = readLength(cur, blobPrefix(col));
-      const start = cur.pos;
-      cur.need(len, 'JSON value');
-      cur.pos = start + len;
-      if (col.flavor === 'mariadb') return buf.toString('utf8', start, start + len);
-      return jsonBinaryToText(buf.subarray(start, start + len));
-    }
+    case ColumnType.LONG_BLOB:
+    case ColumnType.JSON:
     case ColumnType.GEOMETRY:
-    case ColumnType.VECTOR: {
-      // GEOMETRY: 4-byte SRID + WKB, exactly what HEX(col) shows. VECTOR (MySQL 9): float32 array bytes.
-      const len = readLength(cur, blobPrefix(col));
-      const start = cur.pos;
-      cur.need(len, col.type === ColumnType.GEOMETRY ? 'GEOMETRY value' : 'VECTOR value');
-      cur.pos = start + len;
-      return hex(buf, start, start + len);
-    }
-    case ColumnType.NULL:
-      return null;
+    case ColumnType.VECTOR:
+      prefix = blobPrefix(col);
+      break;
     default:
-      throw new UnsupportedValueError(
-        `Cannot decode column "${col.name}": column type ${col.type} (${typeName(col.type)}) has no binlog value format dbtrail can read`,
-        { fields: { column: col.name, type: col.type } },
-      );
+      break;
+  }
+  const cs = col.collation === undefined ? undefined : charsetForCollation(col.collation);
+  let textMode = TEXT_CHARSET;
+  if (cs === undefined) textMode = TEXT_UNKNOWN;
+  else if (cs.binary) textMode = TEXT_BINARY;
+  else if (cs.name === 'utf8mb4' || cs.name === 'utf8mb3') textMode = TEXT_UTF8;
+  const isText =
+    prefix > 0 && type !== ColumnType.JSON && type !== ColumnType.GEOMETRY && type !== ColumnType.VECTOR;
+  return {
+    def: col,
+    type,
+    meta,
+    unsigned: col.unsigned,
+    size,
+    prefix,
+    padTo,
+    textMode,
+    charset: cs,
+    asciiText:
+      isText &&
+      (textMode === TEXT_UTF8 ||
+        textMode === TEXT_UNKNOWN ||
+        (textMode === TEXT_CHARSET && (cs?.name === 'latin1' || cs?.name === 'ascii'))),
+    binaryText: isText && textMode === TEXT_BINARY,
+    precision,
+    scale,
+  };
+}
+
+/** What a truncation error calls the value of each type. */
+function valueName(type: number): string {
+  switch (type) {
+    case ColumnType.TINY:
+      return 'TINYINT value';
+    case ColumnType.SHORT:
+      return 'SMALLINT value';
+    case ColumnType.INT24:
+      return 'MEDIUMINT value';
+    case ColumnType.LONG:
+      return 'INT value';
+    case ColumnType.LONGLONG:
+      return 'BIGINT value';
+    case ColumnType.YEAR:
+      return 'YEAR value';
+    case ColumnType.FLOAT:
+      return 'FLOAT value';
+    case ColumnType.DOUBLE:
+      return 'DOUBLE value';
+    case ColumnType.NEWDECIMAL:
+      return 'DECIMAL value';
+    case ColumnType.DATE:
+    case ColumnType.NEWDATE:
+      return 'DATE value';
+    case ColumnType.TIME2:
+    case ColumnType.TIME:
+      return 'TIME value';
+    case ColumnType.DATETIME2:
+    case ColumnType.DATETIME:
+      return 'DATETIME value';
+    case ColumnType.TIMESTAMP2:
+    case ColumnType.TIMESTAMP:
+      return 'TIMESTAMP value';
+    case ColumnType.BIT:
+      return 'BIT value';
+    case ColumnType.SET:
+      return 'SET value';
+    case ColumnType.STRING:
+      return 'CHAR value';
+    case ColumnType.VARCHAR:
+    case ColumnType.VAR_STRING:
+      return 'VARCHAR value';
+    case ColumnType.JSON:
+      return 'JSON value';
+    case ColumnType.GEOMETRY:
+      return 'GEOMETRY value';
+    case ColumnType.VECTOR:
+      return 'VECTOR value';
+    default:
+      return 'BLOB value';
+  }
+}
+
+/**
+ * `decodeValue` for a compiled column: the row decoder's hot loop. Bounds are checked against `cur.end` before
+ * any byte is read; a value that does not fit throws the cursor's TruncatedError.
+ */
+export function decodeCompiled(cur: Cursor, c: CompiledColumn): CanonicalValue {
+  const buf = cur.buf;
+  const p = cur.pos;
+  const type = c.type;
+  if (c.prefix === 0) {
+    const size = c.size;
+    // ENUM/SET read their own width; NULL and unknown types read nothing.
+    if (size > 0 && type !== ColumnType.ENUM && p + size > cur.end) cur.need(size, valueName(type));
+    switch (type) {
+      case ColumnType.TINY:
+        cur.pos = p + 1;
+        return String(c.unsigned ? (buf[p] as number) : buf.readInt8(p));
+      case ColumnType.SHORT:
+        cur.pos = p + 2;
+        return String(c.unsigned ? buf.readUInt16LE(p) : buf.readInt16LE(p));
+      case ColumnType.INT24:
+        cur.pos = p + 3;
+        return String(c.unsigned ? buf.readUIntLE(p, 3) : buf.readIntLE(p, 3));
+      case ColumnType.LONG:
+        cur.pos = p + 4;
+        return String(c.unsigned ? buf.readUInt32LE(p) : buf.readInt32LE(p));
+      case ColumnType.LONGLONG:
+        cur.pos = p + 8;
+        return int64Text(buf, p, c.unsigned);
+      case ColumnType.YEAR: {
+        cur.pos = p + 1;
+        const y = buf[p] as number;
+        // YEAR stores year - 1900; 0 is the zero year, which SELECT prints as 0000.
+        return y === 0 ? '0000' : String(1900 + y);
+      }
+      case ColumnType.FLOAT:
+        cur.pos = p + 4;
+        return formatFloat(buf.readFloatLE(p));
+      case ColumnType.DOUBLE:
+        cur.pos = p + 8;
+        return formatDouble(buf.readDoubleLE(p));
+      case ColumnType.NEWDECIMAL: {
+        const text = decimalToText(buf, p, c.precision, c.scale);
+        cur.pos = p + size;
+        return text;
+      }
+      case ColumnType.DATE:
+      case ColumnType.NEWDATE:
+        cur.pos = p + 3;
+        return date2FromBinary(buf, p);
+      case ColumnType.TIME2:
+        cur.pos = p + size;
+        return time2FromBinary(buf, p, c.scale);
+      case ColumnType.DATETIME2:
+        cur.pos = p + size;
+        return datetime2FromBinary(buf, p, c.scale);
+      case ColumnType.TIMESTAMP2:
+        cur.pos = p + size;
+        return timestamp2FromBinary(buf, p, c.scale);
+      case ColumnType.TIME:
+        cur.pos = p + size;
+        return c.meta > 0 ? timeHiresFromBinary(buf, p, size, c.scale) : timeFromBinary(buf, p);
+      case ColumnType.DATETIME:
+        cur.pos = p + size;
+        return c.meta > 0 ? datetimeHiresFromBinary(buf, p, size, c.scale) : datetimeFromBinary(buf, p);
+      case ColumnType.TIMESTAMP:
+        cur.pos = p + size;
+        return c.meta > 0 ? timestampHiresFromBinary(buf, p, size, c.scale) : timestampFromBinary(buf, p);
+      case ColumnType.BIT:
+        cur.pos = p + size;
+        return hex(buf, p, p + size);
+      case ColumnType.ENUM:
+        return enumValue(cur, c.def, size);
+      case ColumnType.SET:
+        return setValue(cur, c.def, size);
+      case ColumnType.NULL:
+        return null;
+      default:
+        throw new UnsupportedValueError(
+          `Cannot decode column "${c.def.name}": column type ${type} (${typeName(type)}) has no binlog value format dbtrail can read`,
+          { fields: { column: c.def.name, type } },
+        );
+    }
+  }
+  // Variable-length values: a little-endian length prefix, then the bytes.
+  const len = readLength(cur, c.prefix);
+  const start = cur.pos;
+  if (start + len > cur.end) cur.need(len, valueName(type));
+  const end = start + len;
+  cur.pos = end;
+  switch (type) {
+    case ColumnType.JSON:
+      if (c.def.flavor === 'mariadb') return buf.toString('utf8', start, end);
+      return jsonBinaryToText(buf.subarray(start, end));
+    case ColumnType.GEOMETRY:
+    case ColumnType.VECTOR:
+      // GEOMETRY: 4-byte SRID + WKB, exactly what HEX(col) shows. VECTOR (MySQL 9): float32 array bytes.
+      return hex(buf, start, end);
+    default:
+      // CHAR/BINARY, VARCHAR/VARBINARY, TEXT/BLOB. MariaDB's JSON is a LONGTEXT alias: it arrives here with a
+      // utf8mb4 collation and decodes as text.
+      return text(buf, start, end, c);
   }
 }
 
@@ -260,47 +454,46 @@ function blobPrefix(col: ColumnDef): number {
  * Character data in the column's charset, `{hex}` in the binary charset (right-padded with 0x00 to `padTo` bytes:
  * MySQL strips trailing zeros of BINARY(n) in the binlog, SELECT returns all n bytes).
  */
-function text(buf: Buffer, start: number, end: number, col: ColumnDef, padTo: number): CanonicalValue {
-  const collation = col.collation;
-  const cs = collation === undefined ? undefined : charsetForCollation(collation);
-  if (cs === undefined) {
-    if (isUtf8(buf.subarray(start, end))) return buf.toString('utf8', start, end);
-    return hex(buf, start, end);
+function text(buf: Buffer, start: number, end: number, c: CompiledColumn): CanonicalValue {
+  switch (c.textMode) {
+    case TEXT_UTF8:
+      return utf8Text(buf, start, end);
+    case TEXT_UNKNOWN:
+      if (isUtf8(buf.subarray(start, end))) return buf.toString('utf8', start, end);
+      return hex(buf, start, end);
+    case TEXT_BINARY: {
+      const padTo = c.padTo;
+      if (end - start >= padTo) return hex(buf, start, end);
+      return { hex: buf.toString('hex', start, end).toUpperCase() + '00'.repeat(padTo - (end - start)) };
+    }
+    default: {
+      const s = (c.charset as Charset).decode(buf, start, end);
+      return s ?? hex(buf, start, end);
+    }
   }
-  if (cs.binary) {
-    if (end - start >= padTo) return hex(buf, start, end);
-    return { hex: buf.toString('hex', start, end).toUpperCase() + '00'.repeat(padTo - (end - start)) };
-  }
-  const s = cs.decode(buf, start, end);
-  return s ?? hex(buf, start, end);
 }
 
-/**
- * STRING (CHAR/BINARY): the metadata folds the real type and a maximum byte length up to 1023 into two bytes
- * (MySQL `Field_string::do_save_field_metadata`); a maximum above 255 bytes means a 2-byte length prefix.
- */
-function stringValue(cur: Cursor, col: ColumnDef): CanonicalValue {
-  const byte0 = col.meta >> 8;
-  const byte1 = col.meta & 0xff;
-  let realType = byte0;
-  let maxLength = byte1;
-  if (byte0 !== 0 && (byte0 & 0x30) !== 0x30) {
-    maxLength = byte1 | (((byte0 & 0x30) ^ 0x30) << 4);
-    realType = byte0 | 0x30;
-  }
-  if (realType === ColumnType.ENUM) return enumValue(cur, col, byte1);
-  if (realType === ColumnType.SET) return setValue(cur, col, byte1);
-  const len = maxLength > 255 ? readLength(cur, 2) : readLength(cur, 1);
-  const start = cur.pos;
-  cur.need(len, 'CHAR value');
-  cur.pos = start + len;
-  return text(cur.buf, start, start + len, col, maxLength);
+/** UTF-8 text; equal to `buf.toString('utf8', start, end)`. */
+function utf8Text(buf: Buffer, start: number, end: number): string {
+  return buf.toString('utf8', start, end);
+}
+
+/** ENUM storage width: 1 or 2 bytes from the metadata, else from the member count. */
+function enumWidth(col: ColumnDef, size: number): number {
+  const members = col.enumValues;
+  return size === 1 || size === 2 ? size : members !== undefined && members.length > 255 ? 2 : 1;
+}
+
+/** SET storage width: 1-8 bytes from the metadata, else from the member count. */
+function setWidth(col: ColumnDef, size: number): number {
+  if (size >= 1 && size <= 8) return size;
+  const n = col.setValues?.length ?? 64;
+  return n <= 8 ? 1 : n <= 16 ? 2 : n <= 24 ? 3 : n <= 32 ? 4 : 8;
 }
 
 /** ENUM: the 1-based member index in 1 or 2 bytes (0 is the '' error value SELECT shows as empty). */
-function enumValue(cur: Cursor, col: ColumnDef, size: number): CanonicalValue {
+function enumValue(cur: Cursor, col: ColumnDef, width: number): CanonicalValue {
   const members = col.enumValues;
-  const width = size === 1 || size === 2 ? size : members !== undefined && members.length > 255 ? 2 : 1;
   const index = width === 1 ? cur.u8() : cur.u16();
   if (members === undefined) return String(index);
   if (index === 0) return '';
@@ -308,14 +501,8 @@ function enumValue(cur: Cursor, col: ColumnDef, size: number): CanonicalValue {
 }
 
 /** SET: a little-endian bitmask of 1-8 bytes, member i at bit i; SELECT lists members in definition order. */
-function setValue(cur: Cursor, col: ColumnDef, size: number): CanonicalValue {
+function setValue(cur: Cursor, col: ColumnDef, width: number): CanonicalValue {
   const members = col.setValues;
-  let width = size;
-  if (width < 1 || width > 8) {
-    const n = members?.length ?? 64;
-    width = n <= 8 ? 1 : n <= 16 ? 2 : n <= 24 ? 3 : n <= 32 ? 4 : 8;
-  }
-  cur.need(width, 'SET value');
   const buf = cur.buf;
   const p = cur.pos;
   cur.pos = p + width;
@@ -340,18 +527,3 @@ function setValue(cur: Cursor, col: ColumnDef, size: number): CanonicalValue {
 const TIME_HIRES_BYTES = [3, 4, 4, 5, 5, 5, 6] as const;
 const DATETIME_HIRES_BYTES = [5, 6, 6, 7, 7, 7, 8] as const;
 const TIMESTAMP_HIRES_BYTES = [4, 5, 5, 6, 6, 7, 7] as const;
-
-function hires(
-  cur: Cursor,
-  col: ColumnDef,
-  sizes: readonly number[],
-  read: (buf: Buffer, p: number, size: number, fsp: number) => string,
-  what: string,
-): string {
-  const fsp = Math.min(col.meta, 6);
-  const size = sizes[fsp] as number;
-  cur.need(size, what);
-  const p = cur.pos;
-  cur.pos = p + size;
-  return read(cur.buf, p, size, fsp);
-}

@@ -5,9 +5,11 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { oltpSpecBinlog } from '../../binlog/spec-bytes.js';
 import { runCli } from '../run.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../../shared/fixtures/binlog/', import.meta.url));
+const PINS = fileURLToPath(new URL('../../binlog/__snapshots__/render-pin/', import.meta.url));
 const present = existsSync(FIXTURES);
 if (!present) console.warn(`Skipping binlog decode CLI tests: ${FIXTURES} does not exist`);
 
@@ -121,5 +123,29 @@ describe.skipIf(!present)('dbtrail binlog decode', () => {
     expect(r.stderr).toMatch(
       /^dbtrail: Cannot decode ".*corrupt\.000001" at offset \d+ \(\w+\): Cannot verify \w+ event at "corrupt\.000001" position \d+: CRC32 is 0x[0-9a-f]{8}, the event stores 0x[0-9a-f]{8}\n$/,
     );
+  });
+
+  it('prints exactly the pinned NDJSON of the renderer (src/binlog/__snapshots__/render-pin)', async () => {
+    for (const [d, f] of [
+      ['mariadb', 'mariadb-10.11-types.000001'],
+      ['mysql', 'mysql-bin.checksum-crc32'],
+      ['mysql', 'mysql-bin.compressed'],
+    ] as const) {
+      const r = await run(['binlog', 'decode', join(FIXTURES, d, f)]);
+      expect(r.code).toBe(0);
+      expect(r.stdout, f).toBe(readFileSync(join(PINS, `${d}-${f}.ndjson`), 'utf8'));
+    }
+  });
+});
+
+describe('dbtrail binlog decode output bytes', () => {
+  it('equal the pinned NDJSON and text of the synthetic OLTP binlog', async () => {
+    const path = join(dir, 'synthetic-oltp.000001');
+    writeFileSync(path, oltpSpecBinlog());
+    const r = await run(['binlog', 'decode', path]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(readFileSync(join(PINS, 'synthetic-oltp.ndjson'), 'utf8'));
+    const t = await run(['binlog', 'decode', '--format', 'text', path]);
+    expect(t.stdout).toBe(readFileSync(join(PINS, 'synthetic-oltp.txt'), 'utf8'));
   });
 });

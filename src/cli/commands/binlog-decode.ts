@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import { readBinlogFile } from '../../binlog/file-reader.js';
-import { renderNdjson, renderText } from '../../binlog/render.js';
+import { readBinlogFile, readBinlogFileNdjson } from '../../binlog/file-reader.js';
+import { renderText } from '../../binlog/render.js';
 import { flagInt, flagString, type CommandSpec } from '../command.js';
 
 /** Output is batched into writes of about this size; each write waits for 'drain' when the stream is full. */
@@ -37,7 +37,7 @@ export const binlogDecodeCommand: CommandSpec = {
     { name: 'FILE', description: 'Binlog files, decoded in the order given', required: true, variadic: true },
   ],
   async run(ctx, args) {
-    const render = flagString(args, 'format') === 'text' ? renderText : renderNdjson;
+    const text = flagString(args, 'format') === 'text';
     const fromPos = flagInt(args, 'from-pos');
     const stopPos = flagInt(args, 'stop-pos');
     const files = args.positionals;
@@ -45,13 +45,16 @@ export const binlogDecodeCommand: CommandSpec = {
     try {
       for (let i = 0; i < files.length; i++) {
         const file = files[i] as string;
-        const events = readBinlogFile(file, {
+        const options = {
           signal: ctx.signal,
           ...(i === 0 && fromPos !== undefined ? { fromPos } : {}),
           ...(i === files.length - 1 && stopPos !== undefined ? { stopPos } : {}),
-        });
-        for await (const event of events) {
-          await out.write(render(event));
+        };
+        if (text) {
+          for await (const event of readBinlogFile(file, options)) await out.write(renderText(event));
+        } else {
+          // NDJSON comes from the decoder in large buffers, written without building row objects.
+          for await (const chunk of readBinlogFileNdjson(file, options)) await out.writeBytes(chunk);
         }
       }
     } finally {
@@ -62,6 +65,7 @@ export const binlogDecodeCommand: CommandSpec = {
   },
 };
 
+/** Batches output into writes of about BATCH_BYTES, waiting for 'drain' whenever the stream is full. */
 class BatchedWriter {
   #pending = '';
   readonly #stream: Writable;
@@ -73,6 +77,12 @@ class BatchedWriter {
   async write(text: string): Promise<void> {
     this.#pending += text;
     if (this.#pending.length >= BATCH_BYTES) await this.flush();
+  }
+
+  /** Writes a buffer as it is (after any pending text); the caller hands over its ownership. */
+  async writeBytes(chunk: Buffer): Promise<void> {
+    await this.flush();
+    if (!this.#stream.write(chunk)) await once(this.#stream, 'drain');
   }
 
   async flush(): Promise<void> {
