@@ -1,10 +1,10 @@
 import { resolve } from 'node:path';
 import { ageDecryptor, readIdentityFile } from '../../backup/encryption.js';
 import { fetchBackup, type FetchResult } from '../../backup/fetch.js';
-import { Progress, formatBytes } from '../../lib/progress.js';
-import { flagBool, flagInt, flagString, type CommandSpec } from '../command.js';
+import { formatBytes } from '../../lib/progress.js';
+import { flagBool, flagString, type CommandSpec } from '../command.js';
 import { EXIT_INTERRUPTED } from '../exit-codes.js';
-import { openBackupArg } from './shared.js';
+import { openBackupArg, runTransfer } from './shared.js';
 
 export const backupFetchCommand: CommandSpec = {
   path: ['backup', 'fetch'],
@@ -49,31 +49,18 @@ export const backupFetchCommand: CommandSpec = {
     const decrypt =
       identityFile === undefined ? undefined : ageDecryptor(await readIdentityFile(identityFile));
     const { store, prefix } = await openBackupArg(ctx, args.positionals[0] as string);
-    const log = ctx.logger.child({ component: 'fetch' });
-    const progress = new Progress({
-      stream: ctx.stderr,
-      label: 'fetch',
-      onEvent: (s) =>
-        log.info({ bytesDone: s.done, bytesTotal: s.total, rate: Math.round(s.rate) }, 'Fetch progress'),
-    });
-    let result: FetchResult;
+    let result: FetchResult | undefined;
     try {
-      const concurrency = flagInt(args, 'concurrency');
-      result = await fetchBackup(store, prefix, toDir, {
-        signal: ctx.signal,
-        ...(decrypt !== undefined ? { decrypt } : {}),
-        ...(concurrency !== undefined ? { concurrency } : {}),
-        onProgress: (p) => progress.update(p.bytesDone, p.bytesTotal),
-      });
-      progress.finish();
-    } catch (err) {
-      progress.finish();
-      if (!ctx.signal.aborted) throw err;
-      ctx.stderr.write('dbtrail: fetch interrupted; the files written so far were removed\n');
-      return EXIT_INTERRUPTED;
+      result = await runTransfer(
+        ctx,
+        args,
+        { label: 'fetch', interrupted: 'fetch interrupted; the files written so far were removed' },
+        (o) => fetchBackup(store, prefix, toDir, { ...o, ...(decrypt !== undefined ? { decrypt } : {}) }),
+      );
     } finally {
       store.close();
     }
+    if (result === undefined) return EXIT_INTERRUPTED;
     if (flagBool(args, 'json')) {
       ctx.stdout.write(`${JSON.stringify(result)}\n`);
     } else {

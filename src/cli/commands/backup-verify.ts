@@ -1,8 +1,8 @@
 import { describeVerifyProblems, verifyBackup, type VerifyResult } from '../../backup/verify.js';
-import { Progress, formatBytes } from '../../lib/progress.js';
-import { flagBool, flagInt, type CommandSpec } from '../command.js';
+import { formatBytes } from '../../lib/progress.js';
+import { flagBool, type CommandSpec } from '../command.js';
 import { EXIT_INTERRUPTED } from '../exit-codes.js';
-import { openBackupArg } from './shared.js';
+import { openBackupArg, runTransfer } from './shared.js';
 
 export const backupVerifyCommand: CommandSpec = {
   path: ['backup', 'verify'],
@@ -28,30 +28,15 @@ export const backupVerifyCommand: CommandSpec = {
   ],
   async run(ctx, args) {
     const { store, prefix } = await openBackupArg(ctx, args.positionals[0] as string);
-    const log = ctx.logger.child({ component: 'verify' });
-    const progress = new Progress({
-      stream: ctx.stderr,
-      label: 'verify',
-      onEvent: (s) =>
-        log.info({ bytesDone: s.done, bytesTotal: s.total, rate: Math.round(s.rate) }, 'Verify progress'),
-    });
-    let result: VerifyResult;
+    let result: VerifyResult | undefined;
     try {
-      const concurrency = flagInt(args, 'concurrency');
-      result = await verifyBackup(store, prefix, {
-        signal: ctx.signal,
-        ...(concurrency !== undefined ? { concurrency } : {}),
-        onProgress: (p) => progress.update(p.bytesDone, p.bytesTotal),
-      });
-      progress.finish();
-    } catch (err) {
-      progress.finish();
-      if (!ctx.signal.aborted) throw err;
-      ctx.stderr.write('dbtrail: verify interrupted\n');
-      return EXIT_INTERRUPTED;
+      result = await runTransfer(ctx, args, { label: 'verify', interrupted: 'verify interrupted' }, (o) =>
+        verifyBackup(store, prefix, o),
+      );
     } finally {
       store.close();
     }
+    if (result === undefined) return EXIT_INTERRUPTED;
     if (flagBool(args, 'json')) {
       ctx.stdout.write(`${JSON.stringify(result)}\n`);
     } else if (result.ok) {

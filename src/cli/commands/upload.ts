@@ -8,6 +8,7 @@ import { Progress, formatBytes } from '../../lib/progress.js';
 import { openObjectStore } from '../../objects/open.js';
 import { flagBool, flagInt, type CommandContext, type CommandSpec, type ParsedArgs } from '../command.js';
 import { EXIT_INTERRUPTED } from '../exit-codes.js';
+import { runTransfer } from './shared.js';
 
 export const uploadCommand: CommandSpec = {
   path: ['upload'],
@@ -43,30 +44,18 @@ export const uploadCommand: CommandSpec = {
     if (!existsSync(arg)) return uploadById(ctx, args, arg);
     const dir = resolve(arg);
     const store = openObjectStore(ctx.config.objectsUrl, ctx.config.s3);
-    const log = ctx.logger.child({ component: 'upload' });
-    const progress = new Progress({
-      stream: ctx.stderr,
-      label: 'upload',
-      onEvent: (s) =>
-        log.info({ bytesDone: s.done, bytesTotal: s.total, rate: Math.round(s.rate) }, 'Upload progress'),
-    });
-    let result: UploadResult;
+    let result: UploadResult | undefined;
     try {
-      const concurrency = flagInt(args, 'concurrency');
-      result = await uploadBackup(dir, store, {
-        signal: ctx.signal,
-        ...(concurrency !== undefined ? { concurrency } : {}),
-        onProgress: (p) => progress.update(p.bytesDone, p.bytesTotal),
-      });
-      progress.finish();
-    } catch (err) {
-      progress.finish();
-      if (!ctx.signal.aborted) throw err;
-      ctx.stderr.write(`dbtrail: upload interrupted; run the same command again to upload the rest\n`);
-      return EXIT_INTERRUPTED;
+      result = await runTransfer(
+        ctx,
+        args,
+        { label: 'upload', interrupted: 'upload interrupted; run the same command again to upload the rest' },
+        (o) => uploadBackup(dir, store, o),
+      );
     } finally {
       store.close();
     }
+    if (result === undefined) return EXIT_INTERRUPTED;
     if (flagBool(args, 'json')) {
       ctx.stdout.write(`${JSON.stringify(result)}\n`);
       return 0;
