@@ -77,3 +77,10 @@ export function flagList(args: ParsedArgs, name: string): readonly string[] | un
   const v = args.flags[name];
   return Array.isArray(v) ? (v as readonly string[]) : undefined;
 }
+
+/** A row of the command table: enough to select a command and list it in help, without loading its module. */
+export interface CommandEntry {
+  readonly path: readonly string[];
+  readonly summary: string;
+  load(): Promise<CommandSpec>;
+}

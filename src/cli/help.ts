@@ -1,6 +1,6 @@
-import type { CommandSpec, FlagSpec } from './command.js';
+import type { CommandEntry, CommandSpec, FlagSpec } from './command.js';
 
-export function topLevelHelp(commands: readonly CommandSpec[]): string {
+export function topLevelHelp(commands: readonly CommandEntry[]): string {
   const width = Math.max(...commands.map((c) => c.path.join(' ').length));
   const lines = commands.map((c) => `  ${c.path.join(' ').padEnd(width)}  ${c.summary}`);
   return [

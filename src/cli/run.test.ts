@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { DbtrailError, type ErrorKind } from '../lib/errors.js';
-import type { CommandSpec } from './command.js';
+import type { CommandEntry, CommandSpec } from './command.js';
 import { EXIT_CODES, exitCodeFor } from './exit-codes.js';
 import { runCli } from './run.js';
 import { COMMANDS } from './commands/index.js';
@@ -23,6 +23,19 @@ async function run(argv: string[], env: NodeJS.ProcessEnv = {}) {
   });
   return { code, stdout: out, stderr: err };
 }
+
+describe('the command table', () => {
+  it('matches every command module it loads, and loads each lazily', async () => {
+    for (const entry of COMMANDS) {
+      if (entry.path[0] === '__probe') continue;
+      const spec = await entry.load();
+      expect(spec.path).toEqual(entry.path);
+      expect(spec.summary).toBe(entry.summary);
+    }
+    const paths = COMMANDS.map((c) => c.path.join(' '));
+    expect(new Set(paths).size).toBe(paths.length);
+  });
+});
 
 describe('exit codes', () => {
   it('gives every error kind its own stable code', () => {
@@ -46,7 +59,11 @@ describe('runCli', () => {
       throw new DbtrailError('PROBE', kind as ErrorKind, `Cannot probe: kind ${String(kind)}`);
     },
   };
-  (COMMANDS as CommandSpec[]).push(probe);
+  (COMMANDS as CommandEntry[]).push({
+    path: probe.path,
+    summary: probe.summary,
+    load: () => Promise.resolve(probe),
+  });
 
   it.each(Object.keys(EXIT_CODES).filter((k) => k !== 'internal'))(
     'maps a %s error to its exit code with one line and no stack',

@@ -4,7 +4,7 @@ import type { Config } from '../config/schema.js';
 import { isDbtrailError, type DbtrailError } from '../lib/errors.js';
 import { createLogger } from '../log/logger.js';
 import { commandName, parseArgs } from './args.js';
-import type { CommandSpec, ParsedArgs } from './command.js';
+import type { CommandEntry, CommandSpec, ParsedArgs } from './command.js';
 import { COMMANDS } from './commands/index.js';
 import { UsageError } from './errors.js';
 import { EXIT_OK, exitCodeFor } from './exit-codes.js';
@@ -32,7 +32,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       io.stdout.write(`dbtrail ${await packageVersion()}\n`);
       return EXIT_OK;
     }
-    const { spec, rest } = selectCommand(argv);
+    const { entry, rest } = selectCommand(COMMANDS, argv);
+    const spec = await entry.load();
     const args = parseArgs(spec, GLOBAL_FLAGS, rest);
     if (args.flags['help'] === true) {
       io.stdout.write(commandHelp(spec, GLOBAL_FLAGS));
@@ -75,9 +76,12 @@ function oneLine(err: DbtrailError): string {
   return err.message.replace(/\s*\n\s*/g, ' ');
 }
 
-function selectCommand(argv: readonly string[]): { spec: CommandSpec; rest: readonly string[] } {
-  let best: CommandSpec | undefined;
-  for (const spec of COMMANDS) {
+export function selectCommand(
+  commands: readonly CommandEntry[],
+  argv: readonly string[],
+): { entry: CommandEntry; rest: readonly string[] } {
+  let best: CommandEntry | undefined;
+  for (const spec of commands) {
     if (
       spec.path.every((word, i) => argv[i] === word) &&
       (best === undefined || spec.path.length > best.path.length)
@@ -86,7 +90,7 @@ function selectCommand(argv: readonly string[]): { spec: CommandSpec; rest: read
     }
   }
   if (best === undefined) {
-    const prefix = COMMANDS.filter((c) => c.path[0] === argv[0]);
+    const prefix = commands.filter((c) => c.path[0] === argv[0]);
     if (prefix.length > 0) {
       throw new UsageError(
         `Cannot run "dbtrail ${argv.slice(0, 2).join(' ')}": unknown subcommand, expected one of: ${prefix
@@ -98,7 +102,7 @@ function selectCommand(argv: readonly string[]): { spec: CommandSpec; rest: read
       command: argv[0],
     });
   }
-  return { spec: best, rest: argv.slice(best.path.length) };
+  return { entry: best, rest: argv.slice(best.path.length) };
 }
 
 function configFor(spec: CommandSpec, args: ParsedArgs, env: NodeJS.ProcessEnv): Config {

@@ -1,56 +1,134 @@
-import type { CommandSpec } from '../command.js';
-import { agentCommand } from './agent.js';
-import { apikeyCreateCommand } from './apikey-create.js';
-import { apikeyListCommand } from './apikey-list.js';
-import { apikeyRevokeCommand } from './apikey-revoke.js';
-import { backupFetchCommand } from './backup-fetch.js';
-import { backupListCommand } from './backup-list.js';
-import { backupRunCommand } from './backup-run.js';
-import { backupVerifyCommand } from './backup-verify.js';
-import { binlogDecodeCommand } from './binlog-decode.js';
-import { binlogTailCommand } from './binlog-tail.js';
-import { configShowCommand } from './config-show.js';
-import { decryptCommand } from './decrypt.js';
-import { demoCommand } from './demo.js';
-import { doctorCommand } from './doctor.js';
-import { dumpCommand } from './dump.js';
-import { generateKeyCommand } from './generate-key.js';
-import { indexFilesCommand } from './index-files.js';
-import { pruneCommand } from './prune.js';
-import { queryCommand } from './query.js';
-import { statusCommand } from './status.js';
-import { serverCommand } from './server.js';
-import { streamCommand } from './stream.js';
-import { tenantCreateCommand } from './tenant-create.js';
-import { uploadCommand } from './upload.js';
+import type { CommandEntry, CommandSpec } from '../command.js';
 
 /**
- * The command table. Each command lives in its own file under this folder; add it here, in the order it should
- * appear in `dbtrail --help`.
+ * The command table: each command's words and summary, and how to load it. A command's module (and everything it
+ * imports: drivers, the AWS SDK, SQLite) is loaded only when that command runs, so `dbtrail binlog decode` does not
+ * pay for `dbtrail server`. Each command lives in its own file under this folder; add it here in the order it should
+ * appear in `dbtrail --help`. A test checks that every entry matches the module it loads.
  */
-export const COMMANDS: readonly CommandSpec[] = [
-  demoCommand,
-  serverCommand,
-  agentCommand,
-  tenantCreateCommand,
-  apikeyCreateCommand,
-  apikeyListCommand,
-  apikeyRevokeCommand,
-  doctorCommand,
-  dumpCommand,
-  uploadCommand,
-  backupRunCommand,
-  backupListCommand,
-  backupVerifyCommand,
-  backupFetchCommand,
-  generateKeyCommand,
-  decryptCommand,
-  binlogDecodeCommand,
-  binlogTailCommand,
-  streamCommand,
-  indexFilesCommand,
-  queryCommand,
-  statusCommand,
-  pruneCommand,
-  configShowCommand,
+function entry(path: readonly string[], summary: string, load: () => Promise<CommandSpec>): CommandEntry {
+  return { path, summary, load };
+}
+
+export const COMMANDS: readonly CommandEntry[] = [
+  entry(
+    ['demo'],
+    'Start a sandbox MariaDB with sample data and check it with doctor (no database needed)',
+    async () => (await import('./demo.js')).demoCommand,
+  ),
+  entry(
+    ['server'],
+    'Run the control plane: REST API, dashboard, scheduler and an embedded agent',
+    async () => (await import('./server.js')).serverCommand,
+  ),
+  entry(
+    ['agent'],
+    'Run an agent that takes backup jobs from a dbtrail server over HTTP',
+    async () => (await import('./agent.js')).agentCommand,
+  ),
+  entry(
+    ['tenant', 'create'],
+    'Create a tenant and print its id',
+    async () => (await import('./tenant-create.js')).tenantCreateCommand,
+  ),
+  entry(
+    ['apikey', 'create'],
+    'Create an API key for a tenant and print it once',
+    async () => (await import('./apikey-create.js')).apikeyCreateCommand,
+  ),
+  entry(
+    ['apikey', 'list'],
+    "List a tenant's API keys (prefixes only)",
+    async () => (await import('./apikey-list.js')).apikeyListCommand,
+  ),
+  entry(
+    ['apikey', 'revoke'],
+    'Revoke an API key by its id, a unique start of its id, or its prefix (bt_live_...)',
+    async () => (await import('./apikey-revoke.js')).apikeyRevokeCommand,
+  ),
+  entry(
+    ['doctor'],
+    'Check whether a MySQL/MariaDB server is ready for dbtrail (binlog settings, GTIDs, retention, privileges)',
+    async () => (await import('./doctor.js')).doctorCommand,
+  ),
+  entry(
+    ['dump'],
+    'Take a consistent backup of a server into a new local directory, with binlog coordinates and a manifest',
+    async () => (await import('./dump.js')).dumpCommand,
+  ),
+  entry(
+    ['upload'],
+    'Upload a local backup directory to the object store, manifest last; a rerun uploads only what is missing',
+    async () => (await import('./upload.js')).uploadCommand,
+  ),
+  entry(
+    ['backup', 'run'],
+    'Dump a server, upload the backup to the object store and record it in the catalog (one step)',
+    async () => (await import('./backup-run.js')).backupRunCommand,
+  ),
+  entry(
+    ['backup', 'list'],
+    'List the backups of the configured tenant, newest first',
+    async () => (await import('./backup-list.js')).backupListCommand,
+  ),
+  entry(
+    ['backup', 'verify'],
+    'Re-read every object of a backup and check it against the manifest; exits 1 on any problem',
+    async () => (await import('./backup-verify.js')).backupVerifyCommand,
+  ),
+  entry(
+    ['backup', 'fetch'],
+    'Download a backup into a new directory, verifying (and decrypting) every file, ready for myloader or mariadb-backup',
+    async () => (await import('./backup-fetch.js')).backupFetchCommand,
+  ),
+  entry(
+    ['generate-key'],
+    'Create an age key pair for backup encryption: the identity goes to a 0600 file, the public key is printed',
+    async () => (await import('./generate-key.js')).generateKeyCommand,
+  ),
+  entry(
+    ['decrypt'],
+    'Decrypt one age-encrypted backup file; the output appears only if the whole file authenticated',
+    async () => (await import('./decrypt.js')).decryptCommand,
+  ),
+  entry(
+    ['binlog', 'decode'],
+    'Decode binlog files into one JSON object per event (or text), verifying checksums',
+    async () => (await import('./binlog-decode.js')).binlogDecodeCommand,
+  ),
+  entry(
+    ['binlog', 'tail'],
+    'Stream binlog events from a server as a replica, in the same NDJSON (or text) as binlog decode',
+    async () => (await import('./binlog-tail.js')).binlogTailCommand,
+  ),
+  entry(
+    ['stream'],
+    'Capture every row change and DDL of a server from its binlog into the change index, exactly once, until stopped',
+    async () => (await import('./stream.js')).streamCommand,
+  ),
+  entry(
+    ['index'],
+    'Index binlog files from disk into the change index, continuing from the checkpoint, exactly once',
+    async () => (await import('./index-files.js')).indexFilesCommand,
+  ),
+  entry(
+    ['query'],
+    'Search the captured row changes of a server',
+    async () => (await import('./query.js')).queryCommand,
+  ),
+  entry(
+    ['status'],
+    'Show capture state per server: checkpoint, lag, changes, gaps and covered windows',
+    async () => (await import('./status.js')).statusCommand,
+  ),
+  entry(
+    ['prune'],
+    'Delete captured changes older than a duration, recording the pruned history as a gap',
+    async () => (await import('./prune.js')).pruneCommand,
+  ),
+  entry(
+    ['config', 'show'],
+    'Print the effective configuration (defaults < config file < environment < flags), secrets redacted',
+    async () => (await import('./config-show.js')).configShowCommand,
+  ),
 ];
