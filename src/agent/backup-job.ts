@@ -8,6 +8,8 @@ import { connectSource } from '../source/connect.js';
 import type { ResolvedDsn } from '../source/dsn.js';
 import { probeServer, type ServerFacts } from '../source/server-facts.js';
 import type { BackupTool } from '../store/catalog.js';
+import type { JobRecord } from '../store/jobs.js';
+import { objectPrefixProblem } from '../store/schedules.js';
 import { JobInvalidError } from './errors.js';
 import type { ServerConnection, ServerFactsReport } from './link.js';
 import type { JobHandler } from './worker.js';
@@ -57,6 +59,7 @@ export function backupJobHandler(options: BackupJobOptions): JobHandler {
       .catch((err: unknown) => logger.warn({ error: messageOf(err) }, 'Cannot report server facts'));
     const tool = toolFor(record.tool, facts.flavor);
     const threads = positiveInt(server.defaults['threads']);
+    const objectPrefix = objectPrefixOf(job, server.tenantName);
 
     const result = await runBackup(
       { catalog, objects: options.objects, logger },
@@ -70,6 +73,7 @@ export function backupJobHandler(options: BackupJobOptions): JobHandler {
         backupId: job.backupId,
         tool,
         ...(threads !== undefined ? { threads } : {}),
+        ...(objectPrefix !== undefined ? { objectPrefix } : {}),
         outDir: options.outDir,
         lockDir: options.lockDir,
         ...(options.bins !== undefined ? { bins: options.bins } : {}),
@@ -86,6 +90,27 @@ export function backupJobHandler(options: BackupJobOptions): JobHandler {
       );
     }
   };
+}
+
+/**
+ * The schedule's object prefix the scheduler put in the job (`object_prefix`), checked again here because it
+ * decides where objects are written: a relative prefix under the tenant's own name. Undefined for on-demand
+ * backups, which use the default `<tenant>/<server-name>/`.
+ */
+export function objectPrefixOf(job: Pick<JobRecord, 'id' | 'payload'>, tenant: string): string | undefined {
+  const prefix = job.payload['object_prefix'];
+  if (prefix === undefined || prefix === null) return undefined;
+  const problem =
+    typeof prefix !== 'string'
+      ? `expected a string, got ${typeof prefix}`
+      : (objectPrefixProblem(prefix) ??
+        (prefix.startsWith(`${tenant}/`) ? undefined : `it must start with the tenant's name "${tenant}/"`));
+  if (problem !== undefined) {
+    throw new JobInvalidError(`Cannot run backup job ${job.id}: object prefix is not usable: ${problem}`, {
+      fields: { jobId: job.id, objectPrefix: typeof prefix === 'string' ? prefix : null },
+    });
+  }
+  return prefix as string;
 }
 
 /** The DSN for a registered server. The password came over the authenticated channel (or from the store). */

@@ -214,6 +214,7 @@ function protocol(field: string): ControlPlaneError {
 /** Backup facts and transition changes in the protocol's snake_case. */
 export function factsJson(c: TransitionChanges): Record<string, unknown> {
   return {
+    ...(c.tool !== undefined ? { tool: c.tool } : {}),
     ...(c.toolVersion !== undefined ? { tool_version: c.toolVersion } : {}),
     ...(c.coordinates !== undefined
       ? {

@@ -2,6 +2,7 @@ import type {
   BackupCatalog,
   BackupFacts,
   BackupFilter,
+  BackupJsonText,
   BackupRecord,
   BackupStatus,
   ItemResult,
@@ -57,6 +58,10 @@ export class JobScopedCatalog implements BackupCatalog {
   }
 
   list(_filter: BackupFilter): Promise<readonly BackupRecord[]> {
+    return Promise.reject(this.#refuse('list backups', 'any'));
+  }
+
+  listJson(_filter: BackupFilter): Promise<readonly BackupJsonText[]> {
     return Promise.reject(this.#refuse('list backups', 'any'));
   }
 

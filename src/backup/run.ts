@@ -25,6 +25,11 @@ export interface BackupRunRequest extends Omit<DumpRequest, 'backupId'> {
   /** An id chosen by the caller (the API answers with it before the work starts); new otherwise. */
   readonly backupId?: string;
   readonly upload?: Pick<UploadOptions, 'concurrency' | 'onProgress'>;
+  /**
+   * The object prefix the backup's dated folder goes under (a schedule's `s3_prefix`, starting with the tenant);
+   * `<tenant>/<server-name>` by default.
+   */
+  readonly objectPrefix?: string;
   /** Called after each catalog transition, for live status. */
   readonly onStatus?: (record: BackupRecord) => void;
 }
@@ -50,7 +55,11 @@ export async function runBackup(deps: BackupRunDeps, request: BackupRunRequest):
       tool,
       status: 'running',
     }));
-  if (record.status === 'queued') record = await deps.catalog.transition(id, 'running');
+  // The record may name the tool asked for (`xtrabackup`) while the dump runs another (mariadb-backup on MariaDB):
+  // the history records the one that actually ran.
+  const actual = record.tool !== tool ? { tool } : {};
+  if (record.status === 'queued') record = await deps.catalog.transition(id, 'running', actual);
+  else if (record.tool !== tool) record = await deps.catalog.record(id, actual);
   request.onStatus?.(record);
 
   let dump: DumpResult;
@@ -69,6 +78,7 @@ export async function runBackup(deps: BackupRunDeps, request: BackupRunRequest):
   request.onStatus?.(record);
   return finishUpload(deps, record, dump, {
     ...(request.upload !== undefined ? { upload: request.upload } : {}),
+    ...(request.objectPrefix !== undefined ? { base: request.objectPrefix } : {}),
     ...(request.onStatus !== undefined ? { onStatus: request.onStatus } : {}),
     ...(request.signal !== undefined ? { signal: request.signal } : {}),
   });
@@ -78,7 +88,7 @@ export async function runBackup(deps: BackupRunDeps, request: BackupRunRequest):
 export async function uploadCatalogBackup(
   deps: BackupRunDeps,
   record: BackupRecord,
-  options: Pick<UploadOptions, 'concurrency' | 'onProgress' | 'signal'> = {},
+  options: Pick<UploadOptions, 'concurrency' | 'onProgress' | 'signal' | 'base'> = {},
 ): Promise<{ record: BackupRecord; upload: UploadResult }> {
   if (record.localDir === null || record.dumpFinishedAt === null || record.status === 'succeeded') {
     throw new BackupNotUploadableError(
@@ -98,7 +108,7 @@ async function finishUpload(
   deps: BackupRunDeps,
   record: BackupRecord,
   dump: DumpResult | undefined,
-  options: Pick<UploadOptions, 'concurrency' | 'onProgress' | 'signal'> & {
+  options: Pick<UploadOptions, 'concurrency' | 'onProgress' | 'signal' | 'base'> & {
     readonly upload?: Pick<UploadOptions, 'concurrency' | 'onProgress'>;
     readonly onStatus?: (record: BackupRecord) => void;
   },
@@ -110,6 +120,7 @@ async function finishUpload(
       ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
       ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}),
       ...(options.signal !== undefined ? { signal: options.signal } : {}),
+      ...(options.base !== undefined ? { base: options.base } : {}),
     });
   } catch (err) {
     await markFailed(deps, record.id, err);

@@ -5,7 +5,7 @@ import { messageOf, type DbtrailError } from '../lib/errors.js';
 import { sha256Hex } from '../objects/digest.js';
 import { ObjectIntegrityError } from '../objects/errors.js';
 import type { ObjectStore } from '../objects/store.js';
-import { backupKey, backupPrefix, manifestKey } from './layout.js';
+import { backupKey, backupPrefix, distinctBackupPrefix, listPrefix, manifestKey } from './layout.js';
 import { MANIFEST_FILE, type Manifest, type ManifestFile } from './manifest.js';
 import { BackupFileError, BackupLocationConflictError, BackupUploadError } from './transfer-errors.js';
 import {
@@ -26,6 +26,8 @@ export interface UploadOptions {
   readonly onProgress?: (progress: TransferProgress) => void;
   /** Called once per file when its upload or skip is settled. */
   readonly onFile?: (result: FileUploadResult) => void;
+  /** The folder dated backup folders go under: `<tenant>/<server-name>` by default (see layout.ts). */
+  readonly base?: string;
 }
 
 export interface FileUploadResult {
@@ -50,7 +52,9 @@ export interface UploadResult {
 
 /**
  * Uploads a local backup directory (as the dump step left it: `manifest.json` plus the files it lists) to
- * `<tenant>/<server-name>/<YYYY-MM-DD>/<HHMMSS>/` in the store, manifest last.
+ * `<tenant>/<server-name>/<YYYY-MM-DD>/<HHMMSS>/` in the store (or under `options.base`), manifest last. When
+ * that folder already belongs to another backup started in the same second, the backup goes to
+ * `<HHMMSS>-<id prefix>/` instead (layout.ts).
  *
  * Resumable: every file whose object is already present with the same size and SHA-256 is skipped, so a retry
  * after an interruption moves only what is missing or different and never needs a new dump. A location holding
@@ -63,13 +67,22 @@ export async function uploadBackup(
   options: UploadOptions = {},
 ): Promise<UploadResult> {
   const { manifest, bytes: manifestBytes } = await readLocalManifest(localDir);
-  const prefix = backupPrefix(manifest);
-  const location = prefix === '' ? store.url : `${store.url}/${prefix}`;
+  const placement = options.base !== undefined ? { base: options.base } : {};
   const signal = options.signal;
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
 
   await checkLocalFiles(localDir, manifest);
-  const existing = await readRemoteManifest(store, prefix, signal);
+  let prefix = backupPrefix(manifest, placement);
+  let existing = await readRemoteManifest(store, prefix, signal);
+  if (
+    existing !== undefined
+      ? existing.manifest.backup_id !== manifest.backup_id
+      : await holdsForeignObjects(store, prefix, manifest, signal)
+  ) {
+    prefix = distinctBackupPrefix(manifest, placement);
+    existing = await readRemoteManifest(store, prefix, signal);
+  }
+  const location = prefix === '' ? store.url : `${store.url}/${prefix}`;
   if (existing !== undefined && existing.manifest.backup_id !== manifest.backup_id) {
     throw new BackupLocationConflictError(
       `Cannot upload backup ${manifest.backup_id} to ${location}: it already holds backup ${existing.manifest.backup_id}`,
@@ -167,6 +180,25 @@ export async function uploadBackup(
     bytesUploaded: files.filter((f) => f.status === 'uploaded').reduce((s, f) => s + f.bytes, 0),
     bytesSkipped: files.filter((f) => f.status === 'skipped').reduce((s, f) => s + f.bytes, 0),
   };
+}
+
+/**
+ * Whether a folder without a manifest holds objects that are not this backup's own files (same path and size):
+ * another backup of the same second is being uploaded there. Objects of this backup itself, left by an
+ * interrupted upload, do not count, so that a retry resumes in place.
+ */
+async function holdsForeignObjects(
+  store: ObjectStore,
+  prefix: string,
+  manifest: Manifest,
+  signal: AbortSignal | undefined,
+): Promise<boolean> {
+  const base = listPrefix(prefix);
+  const sizes = new Map(manifest.files.map((f) => [f.path, f.size]));
+  for await (const entry of store.list(base, signal !== undefined ? { signal } : {})) {
+    if (sizes.get(entry.key.slice(base.length)) !== entry.size) return true;
+  }
+  return false;
 }
 
 /** Fails before any byte moves when a listed file is missing or has another size than the manifest says. */

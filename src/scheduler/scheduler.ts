@@ -3,6 +3,7 @@ import type { Clock } from '../lib/clock.js';
 import { isDbtrailError, messageOf } from '../lib/errors.js';
 import type { Logger } from '../log/logger.js';
 import type { BackupCatalog } from '../store/catalog.js';
+import { JobActiveError } from '../store/errors.js';
 import type { JobRecord, JobRepository } from '../store/jobs.js';
 import type { ScheduleRecord, ScheduleRepository } from '../store/schedules.js';
 import type { ServerRepository } from '../store/servers.js';
@@ -187,8 +188,8 @@ export class Scheduler {
       record = await catalog.get(backupId);
       if (record.status !== 'queued') return { kind: 'taken' };
     }
-    if (active !== undefined && active.backupId !== backupId) {
-      const reason = `Cannot start the scheduled backup: backup ${active.backupId ?? active.id} of the server is still ${active.status}`;
+    const skip = async (other: string, status: string): Promise<SlotOutcome> => {
+      const reason = `Cannot start the scheduled backup: backup ${other} of the server is still ${status}`;
       try {
         await catalog.transition(backupId, 'failed', { error: { code: SKIPPED_CODE, message: reason } });
       } catch (err) {
@@ -197,6 +198,9 @@ export class Scheduler {
         throw err;
       }
       return { kind: 'skipped', backupId, reason };
+    };
+    if (active !== undefined && active.backupId !== backupId) {
+      return skip(active.backupId ?? active.id, active.status);
     }
     try {
       const job = await jobs.enqueue({
@@ -206,11 +210,20 @@ export class Scheduler {
         scheduleId: schedule.id,
         backupId,
         scheduledFor: slot,
-        payload: { tool: schedule.tool },
+        // The agent uploads under the schedule's object prefix (`s3_prefix`); it reads it from the job.
+        payload: { tool: schedule.tool, object_prefix: schedule.objectPrefix },
+        // A backup started meanwhile (by the API or another process) makes this slot a skip, not a second dump.
+        exclusive: true,
       });
       return { kind: 'enqueued', job };
     } catch (err) {
       if (isDuplicate(err)) return { kind: 'taken' };
+      if (err instanceof JobActiveError) {
+        const f = err.fields;
+        // This slot's own job already enqueued (a crash before advancing): the slot is taken, not skipped.
+        if (f['backupId'] === backupId) return { kind: 'taken' };
+        return skip(String(f['backupId'] ?? f['jobId']), String(f['status']));
+      }
       throw err;
     }
   }

@@ -26,6 +26,11 @@ export interface ControlPlaneOptions {
   readonly secrets?: SecretBox;
   readonly rateLimit?: ApiOptions['rateLimit'];
   readonly bodyLimit?: number;
+  /**
+   * A server's binlog retention in seconds, for the health warning "dump interval longer than binlog retention";
+   * read when a response is built (the job runner learns it from its agents after the control plane exists).
+   */
+  readonly binlogRetentionSeconds?: (serverId: string, app: AppServices) => number | null | undefined;
 }
 
 export interface ControlPlane {
@@ -39,7 +44,16 @@ export function createControlPlane(app: AppServices, options: ControlPlaneOption
   const logger = options.logger;
   const secrets =
     options.secrets ?? loadSecretBox({ home: app.config.home, keyFile: app.config.secretKeyFile });
-  const deps: RouteDeps = Object.freeze({ store: app.store, clock: app.clock, secrets, logger });
+  const retention = options.binlogRetentionSeconds;
+  const deps: RouteDeps = Object.freeze({
+    store: app.store,
+    clock: app.clock,
+    secrets,
+    logger,
+    ...(retention === undefined
+      ? {}
+      : { binlogRetentionSeconds: (serverId: string) => retention(serverId, app) }),
+  });
   const extensions = options.extensions ?? [];
   const extensionContext: ExtensionContext = { app, deps, logger };
   const routes = [

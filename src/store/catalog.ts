@@ -78,6 +78,11 @@ export interface NewBackup {
 
 /** Facts learned while a backup runs. Only fields that are present are written. */
 export interface BackupFacts {
+  /**
+   * The tool actually run, when it differs from the one asked for: `xtrabackup` on a MariaDB server runs
+   * mariadb-backup, and the history must say so.
+   */
+  readonly tool?: BackupTool;
   readonly toolVersion?: string;
   readonly coordinates?: Coordinates;
   readonly sizeBytes?: number;
@@ -101,6 +106,12 @@ export interface BackupFilter {
   readonly before?: string;
   /** 1..MAX_LIST_LIMIT; DEFAULT_LIST_LIMIT when omitted. */
   readonly limit?: number;
+}
+
+/** One backup of `listJson`: its id, and its public JSON form as text. */
+export interface BackupJsonText {
+  readonly id: string;
+  readonly json: string;
 }
 
 export const DEFAULT_LIST_LIMIT = 100;
@@ -128,6 +139,11 @@ export interface BackupCatalog {
   resolveId(idOrPrefix: string, scope?: TenantScope): Promise<string>;
   /** Newest first (by creation time, then id). */
   list(filter: BackupFilter): Promise<readonly BackupRecord[]>;
+  /**
+   * The same listing as `list`, each backup as the JSON text of `backupToJson(record)` (with its id beside it),
+   * for responses that only serialise the records: the backend may write the JSON itself, much faster.
+   */
+  listJson(filter: BackupFilter): Promise<readonly BackupJsonText[]>;
   /**
    * Moves a backup to `to` and records `changes` in the same write. Sets startedAt on `running`,
    * dumpFinishedAt on `uploading`, finishedAt and durationMs on `succeeded`/`failed`. Throws

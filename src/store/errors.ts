@@ -134,3 +134,13 @@ export class LeaseLostError extends StoreError {
     super('STORE_LEASE_LOST', 'conflict', message, options);
   }
 }
+
+/**
+ * An exclusive job (e.g. a backup) was not enqueued because a job of the same kind is already queued or running for
+ * that server. Checked inside the enqueue's write transaction, so it holds across processes sharing one store.
+ */
+export class JobActiveError extends StoreError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super('STORE_JOB_ACTIVE', 'conflict', message, options);
+  }
+}

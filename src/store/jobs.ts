@@ -41,6 +41,11 @@ export interface NewJob {
   readonly scheduledFor?: Date | null;
   readonly payload?: Readonly<Record<string, unknown>>;
   readonly runAfter?: Date;
+  /**
+   * Refuse (JobActiveError) when a job of the same kind is already queued or running for `serverId`: checked in the
+   * same write transaction as the insert, so two processes on one store cannot both pass. Needs a server id.
+   */
+  readonly exclusive?: boolean;
 }
 
 export interface ClaimRequest {
@@ -55,7 +60,10 @@ export interface ClaimRequest {
 }
 
 export interface JobRepository {
-  /** Enqueues a job. A second job for the same (schedule, slot) throws DuplicateError: that slot is taken. */
+  /**
+   * Enqueues a job. A second job for the same (schedule, slot) throws DuplicateError: that slot is taken. An
+   * `exclusive` job throws JobActiveError while another job of its kind is active for the server.
+   */
   enqueue(job: NewJob): Promise<JobRecord>;
   get(id: string, scope?: TenantScope): Promise<JobRecord>;
   list(filter: {

@@ -100,6 +100,7 @@ export function checkNewBackup(b: NewBackup): void {
 }
 
 export function checkFacts(f: BackupFacts): void {
+  if (f.tool !== undefined) checkTool(f.tool);
   if (f.toolVersion !== undefined) checkText('tool version', f.toolVersion, 200);
   if (f.coordinates !== undefined) checkCoordinates(f.coordinates);
   if (f.sizeBytes !== undefined) checkCount('backup size', f.sizeBytes);

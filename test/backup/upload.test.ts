@@ -177,13 +177,92 @@ describe('upload to S3', () => {
     expect(retry.puts).toContain(`${prefix}/app.users.00000.sql.zst`);
   });
 
-  it('refuses a location that already holds another backup', async () => {
+  it('puts a second backup of the same second in <HHMMSS>-<id prefix>, and its retry in the same place', async () => {
     const store = freshStore();
-    const a = await backup({ x: Buffer.from('a') }, '2026-03-16T10:00:00Z');
-    const b = await backup({ x: Buffer.from('b') }, '2026-03-16T10:00:00Z');
-    await uploadBackup(a.dir, store);
-    await expect(uploadBackup(b.dir, store)).rejects.toBeInstanceOf(BackupLocationConflictError);
-    await expect(uploadBackup(b.dir, store)).rejects.toThrow(/already holds backup bk_\d+/);
+    const at = '2026-03-16T10:00:00Z';
+    const a = await writeFakeBackup(
+      join(work, 'same-second-a'),
+      { x: Buffer.from('a') },
+      {
+        backup_id: 'aaaaaaaa-0000-4000-8000-000000000001',
+        started_at: at,
+      },
+    );
+    const b = await writeFakeBackup(
+      join(work, 'same-second-b'),
+      { x: Buffer.from('b') },
+      {
+        backup_id: 'bbbbbbbb-0000-4000-8000-000000000002',
+        started_at: at,
+      },
+    );
+    expect((await uploadBackup(a.dir, store)).prefix).toBe('acme/db-main/2026-03-16/100000');
+    const second = await uploadBackup(b.dir, store);
+    expect(second.prefix).toBe('acme/db-main/2026-03-16/100000-bbbbbbbb');
+    expect(second.location).toBe(`${store.url}/acme/db-main/2026-03-16/100000-bbbbbbbb`);
+    expect((await verifyBackup(store, second.prefix)).ok).toBe(true);
+    // The first backup is untouched.
+    expect((await verifyBackup(store, 'acme/db-main/2026-03-16/100000')).ok).toBe(true);
+    const again = await uploadBackup(b.dir, store);
+    expect(again.prefix).toBe(second.prefix);
+    expect(again.manifest).toBe('skipped');
+  });
+
+  it("does not upload into a folder where another backup's upload is still incomplete", async () => {
+    const store = freshStore();
+    const at = '2026-03-16T11:00:00Z';
+    const plain = 'acme/db-main/2026-03-16/110000';
+    const a = await writeFakeBackup(
+      join(work, 'partial-a'),
+      { x: Buffer.from('aaaa') },
+      {
+        backup_id: 'cccccccc-0000-4000-8000-000000000003',
+        started_at: at,
+      },
+    );
+    const b = await writeFakeBackup(
+      join(work, 'partial-b'),
+      { x: Buffer.from('b') },
+      {
+        backup_id: 'dddddddd-0000-4000-8000-000000000004',
+        started_at: at,
+      },
+    );
+    const failing = new SpyStore(store);
+    failing.failOn = `${plain}/manifest.json`;
+    await expect(uploadBackup(a.dir, failing)).rejects.toBeInstanceOf(BackupUploadError);
+    expect((await uploadBackup(b.dir, store)).prefix).toBe(`${plain}-dddddddd`);
+    // The interrupted backup's retry resumes in its own folder.
+    const retry = await uploadBackup(a.dir, store);
+    expect(retry.prefix).toBe(plain);
+    expect(retry.files.map((f) => f.status)).toEqual(['skipped']);
+  });
+
+  it('refuses when both the plain and the distinct folder hold other backups', async () => {
+    const store = freshStore();
+    const at = '2026-03-16T12:00:00Z';
+    const make = (name: string, id: string) =>
+      writeFakeBackup(join(work, name), { x: Buffer.from(name) }, { backup_id: id, started_at: at });
+    await uploadBackup((await make('c1', 'eeeeeeee-0000-4000-8000-000000000005')).dir, store);
+    await uploadBackup((await make('c2', 'ffffffff-0000-4000-8000-000000000006')).dir, store);
+    const third = await make('c3', 'ffffffff-1111-4000-8000-000000000007');
+    await expect(uploadBackup(third.dir, store)).rejects.toBeInstanceOf(BackupLocationConflictError);
+    await expect(uploadBackup(third.dir, store)).rejects.toThrow(
+      /120000-ffffffff: it already holds backup ffffffff-0000-4000-8000-000000000006/,
+    );
+  });
+
+  it("places the backup under a schedule's object prefix, which must start with the tenant", async () => {
+    const store = freshStore();
+    const local = await backup({ x: Buffer.from('p') }, '2026-03-16T13:00:00Z');
+    const result = await uploadBackup(local.dir, store, { base: 'acme/custom/nightly/' });
+    expect(result.prefix).toBe('acme/custom/nightly/2026-03-16/130000');
+    expect(await keys(store, 'acme/custom/nightly/')).toContain(
+      'acme/custom/nightly/2026-03-16/130000/manifest.json',
+    );
+    await expect(uploadBackup(local.dir, store, { base: 'globex/db-main/' })).rejects.toThrow(
+      'object prefix "globex/db-main/" is not usable: it does not start with the tenant "acme/"',
+    );
   });
 });
 

@@ -160,6 +160,39 @@ describe('control plane end to end', () => {
     expect(event.error.message).toBe(done.error.message);
     expect(JSON.stringify(webhook.events)).not.toContain(db.appPassword);
   });
+
+  it('records mariadb-backup for xtrabackup on MariaDB, and uploads under the schedule’s own prefix', async () => {
+    const r = await api('POST', '/api/v1/servers', {
+      name: 'db-phys',
+      connection: { host: '127.0.0.1', port: db.port, user: db.appUser, password: db.appPassword },
+    });
+    const serverId2 = r.json.id;
+    const started = await api('POST', '/api/v1/backup', { server_id: serverId2, tool: 'xtrabackup' });
+    expect(started.status).toBe(202);
+    const physical = await backupDone(started.json.backup_id);
+    expect(physical.error).toBeNull();
+    expect(physical.tool).toBe('mariadb-backup');
+    expect(physical.location).toMatch(/\/acme\/db-phys\/\d{4}-\d{2}-\d{2}\/\d{6}$/);
+
+    const created = await api('POST', '/api/v1/schedules', {
+      server_id: serverId2,
+      cron: '17 * * * *',
+      s3_prefix: 'acme/custom/nightly',
+    });
+    expect(created.json.s3_prefix).toBe('acme/custom/nightly/');
+    await new Promise((res) => setTimeout(res, 1_100));
+    clock.jumpTo(new Date(new Date(created.json.next_run_at).getTime() + 1_000));
+    const scheduled = await waitFor('the scheduled backup under the custom prefix', async () => {
+      const list = await api('GET', `/api/v1/backups?server_id=${serverId2}`);
+      const mine = list.json.backups.filter((b: any) => b.schedule_id === created.json.id);
+      return mine.length > 0 && (mine[0].status === 'succeeded' || mine[0].status === 'failed')
+        ? mine[0]
+        : undefined;
+    });
+    expect(scheduled.error).toBeNull();
+    expect(scheduled.location).toMatch(/\/acme\/custom\/nightly\/\d{4}-\d{2}-\d{2}\/\d{6}$/);
+    await api('PATCH', `/api/v1/schedules/${created.json.id}`, { enabled: false });
+  });
 });
 
 describe('remote agent', () => {

@@ -134,8 +134,9 @@ describe('dashboard in chromium against the real control plane', () => {
     expect(await card().getByRole('heading', { name: 'orders-db' }).isVisible()).toBe(true);
     expect(await card().locator('.mono').first().textContent()).toBe(`${db.appUser}@127.0.0.1:${db.port}`);
     // Nothing protects it yet, and the page says so rather than calling it healthy.
-    expect(await card().locator('.badge').first().textContent()).not.toBe('Healthy');
-    expect(await card().textContent()).toContain('No enabled schedule');
+    expect(await card().locator('.badge').first().textContent()).toBe('Unprotected');
+    // The reason comes from the server's own `health` in the API response.
+    expect(await card().textContent()).toContain('No enabled backup schedule covers this server');
     expect(await page.locator('#schedules .empty-title').textContent()).toBe('No schedules yet');
     expect(await page.locator('#backups .empty-title').textContent()).toBe('No backups yet');
     // The key stays in this tab only.

@@ -212,6 +212,12 @@ describe('servers', () => {
       name: 'db1',
       connection: { host: '10.0.0.7', port: 3306, user: 'backup', has_password: true },
       defaults: { tool: 'mydumper', threads: 4 },
+      // No schedule yet: nothing protects it.
+      health: {
+        status: 'unprotected',
+        reasons: ['No enabled backup schedule covers this server'],
+        warnings: [],
+      },
       created_at: T0,
       updated_at: T0,
     });
@@ -328,6 +334,15 @@ describe('schedules', () => {
       enabled: true,
       next_run_at: '2024-05-02T03:00:00.000Z',
       last_run: null,
+      // Daily: stale only after twice the interval without a success, counted from creation.
+      health: {
+        status: 'healthy',
+        reasons: [],
+        warnings: [],
+        consecutive_failures: 0,
+        last_success_at: null,
+        stale_at: '2024-05-03T10:00:00.000Z',
+      },
       created_at: T0,
       updated_at: T0,
     });

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +5,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openSqliteStateStore } from '../../src/store/sqlite/state-store.js';
 import { SQLITE_MIGRATIONS } from '../../src/store/sqlite/migrations.js';
+import { runTogether } from '../harness/together.js';
 import { PROJECT_ROOT } from '../harness/cli.js';
 import type { ContractBackend } from './catalog.contract.js';
 import { controlPlaneContract } from './control-plane.contract.js';
@@ -64,25 +64,15 @@ describe('sqlite job claims across processes', () => {
 
     const script = join(PROJECT_ROOT, 'test', 'store', 'fixtures', 'job-claimer.ts');
     const tsx = join(PROJECT_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
-    // Both wait for the same instant, so that they race on every claim rather than run one after the other.
-    const startAt = Date.now() + 4000;
-    const run = (agentId: string) =>
-      new Promise<{ agentId: string; began: number; ended: number; ids: string[] }>((resolve, reject) => {
-        const child = spawn(process.execPath, [tsx, script, path, agentId, String(startAt)], {
-          cwd: PROJECT_ROOT,
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        let out = '';
-        let err = '';
-        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-        child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-        child.on('error', reject);
-        child.on('close', (code) => {
-          if (code !== 0) reject(new Error(`claimer ${agentId} exited ${code}: ${err}`));
-          else resolve(JSON.parse(out.trim().split('\n').pop()!) as never);
-        });
-      });
-    const [a, b] = await Promise.all([run('agent-a'), run('agent-b')]);
+    // Both start on one signal once loaded, so that they race on every claim rather than run one after the other.
+    type Result = { agentId: string; began: number; ended: number; ids: string[] };
+    const [a, b] = (await runTogether<Result>(
+      ['agent-a', 'agent-b'].map((agentId) => ({
+        cmd: process.execPath,
+        args: [tsx, script, path, agentId],
+        cwd: PROJECT_ROOT,
+      })),
+    )) as [Result, Result];
     expect(Math.max(a.began, b.began)).toBeLessThan(Math.min(a.ended, b.ended));
     const all = [...a.ids, ...b.ids];
     expect(new Set(all).size).toBe(all.length);

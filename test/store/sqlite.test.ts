@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +14,7 @@ import { newId } from '../../src/store/ids.js';
 import { connectSqlite, type SqliteDatabase } from '../../src/store/sqlite/driver.js';
 import { SQLITE_MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { openSqliteStateStore } from '../../src/store/sqlite/state-store.js';
+import { runTogether } from '../harness/together.js';
 import { PROJECT_ROOT } from '../harness/cli.js';
 import { catalogContract, type ContractBackend, type ContractDatabase } from './catalog.contract.js';
 
@@ -149,33 +149,23 @@ describe('sqlite state store', () => {
     const path = freshPath();
     const script = join(PROJECT_ROOT, 'test', 'store', 'fixtures', 'sqlite-writer.ts');
     const tsx = join(PROJECT_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
-    // Both writers wait for the same instant before opening the new file, so that they race on the migration
-    // and then on every write, rather than running one after the other.
-    const startAt = Date.now() + 4000;
-    const run = (label: string) =>
-      new Promise<{
-        label: string;
-        began: number;
-        ended: number;
-        tenantId: string;
-        version: number;
-        ids: string[];
-      }>((resolve, reject) => {
-        const child = spawn(process.execPath, [tsx, script, path, label, '400', String(startAt)], {
-          cwd: PROJECT_ROOT,
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        let out = '';
-        let err = '';
-        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-        child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-        child.on('error', reject);
-        child.on('close', (code) => {
-          if (code !== 0) reject(new Error(`writer ${label} exited ${code}: ${err}`));
-          else resolve(JSON.parse(out.trim().split('\n').pop()!) as never);
-        });
-      });
-    const [a, b] = await Promise.all([run('alpha'), run('beta')]);
+    // Both writers start on one signal once loaded, so that they race on the migration and then on every write,
+    // rather than running one after the other.
+    type Result = {
+      label: string;
+      began: number;
+      ended: number;
+      tenantId: string;
+      version: number;
+      ids: string[];
+    };
+    const [a, b] = (await runTogether<Result>(
+      ['alpha', 'beta'].map((label) => ({
+        cmd: process.execPath,
+        args: [tsx, script, path, label, '400'],
+        cwd: PROJECT_ROOT,
+      })),
+    )) as [Result, Result];
     expect(a.version).toBe(SQLITE_MIGRATIONS.length);
     expect(b.version).toBe(SQLITE_MIGRATIONS.length);
     expect(a.tenantId).toBe(b.tenantId);

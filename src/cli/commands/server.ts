@@ -49,6 +49,8 @@ export const serverCommand: CommandSpec = {
         ...address,
         logger: ctx.logger,
         extensions: SERVER_EXTENSIONS,
+        binlogRetentionSeconds: (id, served) =>
+          jobRunnerOf(served)?.service.factsOf(id)?.binlogRetentionSeconds,
       });
       try {
         if (!isLoopback(running.server.host)) {

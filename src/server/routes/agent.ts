@@ -1,7 +1,7 @@
 import type { AgentService } from '../../agent/service.js';
 import { agentBackupToJson, jobToJson } from '../../agent/wire.js';
 import { BACKUP_STATUSES } from '../../store/backup-lifecycle.js';
-import type { TransitionChanges } from '../../store/catalog.js';
+import { BACKUP_TOOLS, type TransitionChanges } from '../../store/catalog.js';
 import { principalOf } from '../context.js';
 import { empty, json } from '../response.js';
 import { route, type Route } from '../router.js';
@@ -39,6 +39,7 @@ const errorBody = object({
 
 const factsShape = {
   agent_id: agentId,
+  tool: optional(enumOf(BACKUP_TOOLS, { description: 'The dump tool actually run' })),
   tool_version: optional(string({ maxLength: 200 })),
   coordinates: optional(
     object({
@@ -247,6 +248,7 @@ export function agentRoutes(service: AgentService): Route[] {
 
 function factsOf(body: Infer<typeof factsBody>): TransitionChanges {
   return {
+    ...(body.tool !== undefined ? { tool: body.tool } : {}),
     ...(body.tool_version !== undefined ? { toolVersion: body.tool_version } : {}),
     ...(body.coordinates !== undefined ? { coordinates: body.coordinates } : {}),
     ...(body.size_bytes !== undefined ? { sizeBytes: body.size_bytes } : {}),

@@ -1,10 +1,11 @@
 import { BACKUP_STATUSES } from '../../store/backup-lifecycle.js';
 import { backupToJson } from '../../store/catalog.js';
+import { JobActiveError } from '../../store/errors.js';
 import { newId } from '../../store/ids.js';
 import { SCHEDULE_TOOLS, type ScheduleTool } from '../../store/schedules.js';
 import { principalOf } from '../context.js';
 import { HttpError } from '../errors.js';
-import { json } from '../response.js';
+import { json, JSON_TYPE, text } from '../response.js';
 import { route, type Route } from '../router.js';
 import { enumOf, integer, object, optional, string } from '../schema.js';
 import { API_ERROR_CODES, storeCall, type RouteDeps } from './common.js';
@@ -61,18 +62,18 @@ export function backupRoutes(deps: RouteDeps): Route[] {
           ((SCHEDULE_TOOLS as readonly unknown[]).includes(fallback)
             ? (fallback as ScheduleTool)
             : 'mydumper');
-        // The check and the enqueue run one request at a time per server, so two requests racing in this process
-        // cannot both pass the check.
+        const alreadyActive = (active: { backupId: string | null; id: string; status: string }): HttpError =>
+          new HttpError(
+            409,
+            API_ERROR_CODES.backupActive,
+            `Cannot start a backup of server "${server.name}": backup ${active.backupId ?? active.id} is already ${active.status}`,
+            { fields: { server_id: server.id, backup_id: active.backupId, job_id: active.id } },
+          );
+        // The check and the enqueue run one request at a time per server in this process; across processes on one
+        // store, the exclusive enqueue repeats the check inside its write transaction.
         return perServer.run(server.id, async () => {
           const active = await store.jobs.activeFor(server.id, 'backup');
-          if (active !== undefined) {
-            throw new HttpError(
-              409,
-              API_ERROR_CODES.backupActive,
-              `Cannot start a backup of server "${server.name}": backup ${active.backupId ?? active.id} is already ${active.status}`,
-              { fields: { server_id: server.id, backup_id: active.backupId, job_id: active.id } },
-            );
-          }
+          if (active !== undefined) throw alreadyActive(active);
           const backupId = newId();
           const backup = await store.catalog.create({
             id: backupId,
@@ -90,11 +91,20 @@ export function backupRoutes(deps: RouteDeps): Route[] {
               serverId: server.id,
               backupId,
               payload: { tool },
+              exclusive: true,
             });
             jobId = job.id;
           } catch (err) {
             // No job will ever pick the queued backup up: take it out of the history again.
             await store.catalog.delete([backupId], { tenantId });
+            if (err instanceof JobActiveError) {
+              const f = err.fields;
+              throw alreadyActive({
+                id: String(f['jobId']),
+                backupId: typeof f['backupId'] === 'string' ? f['backupId'] : null,
+                status: String(f['status']),
+              });
+            }
             throw err;
           }
           ctx.log.info({ backupId, jobId, serverId: server.id, tool }, 'backup queued');
@@ -118,8 +128,10 @@ export function backupRoutes(deps: RouteDeps): Route[] {
       },
       async handle({ query }, ctx) {
         const { tenantId } = principalOf(ctx);
+        // The catalog writes each backup's JSON itself (the same form as backupToJson): the history is the most
+        // requested listing, and building records only to serialise them again is most of its cost.
         const backups = await storeCall(`backup ${query.before ?? ''}`.trim(), () =>
-          store.catalog.list({
+          store.catalog.listJson({
             tenantId,
             limit: query.limit,
             ...(query.server_id === undefined ? {} : { serverId: query.server_id }),
@@ -128,10 +140,13 @@ export function backupRoutes(deps: RouteDeps): Route[] {
           }),
         );
         const last = backups.at(-1);
-        return json({
-          backups: backups.map(backupToJson),
-          next_before: backups.length === query.limit && last !== undefined ? last.id : null,
-        });
+        const nextBefore = backups.length === query.limit && last !== undefined ? last.id : null;
+        return text(
+          `{"backups":[${backups.map((b) => b.json).join(',')}],"next_before":${JSON.stringify(nextBefore)}}`,
+          JSON_TYPE,
+          200,
+          { 'cache-control': 'no-store' },
+        );
       },
     }),
     route({

@@ -12,6 +12,8 @@ export interface RouteDeps {
   /** Seals server passwords before they reach the store. */
   readonly secrets: SecretBox;
   readonly logger: Logger;
+  /** A server's binlog retention in seconds as its agents reported it, for health warnings; undefined when unknown. */
+  readonly binlogRetentionSeconds?: (serverId: string) => number | null | undefined;
 }
 
 /**

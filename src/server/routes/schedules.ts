@@ -18,6 +18,7 @@ import { empty, json } from '../response.js';
 import { route, type Route } from '../router.js';
 import { boolean, enumOf, integer, object, optional, string } from '../schema.js';
 import { fieldError, iso, storeCall, type RouteDeps } from './common.js';
+import { scheduleHealthJson, type ScheduleHealthJson } from './health.js';
 
 /**
  * `/api/v1/schedules`: cron-driven backups of one server. Every response carries `next_run_at` (null while
@@ -96,6 +97,8 @@ export interface ScheduleJson {
     readonly time: string;
     readonly backup_id: string;
   } | null;
+  /** Whether the schedule is doing its job: src/scheduler/health.ts. */
+  readonly health: ScheduleHealthJson;
   readonly created_at: string;
   readonly updated_at: string;
 }
@@ -104,6 +107,7 @@ export function scheduleToJson(
   s: ScheduleRecord,
   serverName: string | null,
   last: BackupRecord | undefined,
+  health: ScheduleHealthJson,
 ): ScheduleJson {
   return {
     id: s.id,
@@ -124,6 +128,7 @@ export function scheduleToJson(
             time: (last.finishedAt ?? last.startedAt ?? last.createdAt).toISOString(),
             backup_id: last.id,
           },
+    health,
     created_at: s.createdAt.toISOString(),
     updated_at: s.updatedAt.toISOString(),
   };
@@ -137,7 +142,8 @@ export function scheduleRoutes(deps: RouteDeps): Route[] {
     const name =
       serverName ??
       (await store.servers.get(s.serverId, { tenantId: s.tenantId }).catch(() => undefined))?.name;
-    return scheduleToJson(s, name ?? null, await lastRun(store, s));
+    const [last, health] = await Promise.all([lastRun(store, s), scheduleHealthJson(deps, s)]);
+    return scheduleToJson(s, name ?? null, last, health);
   };
 
   return [
@@ -200,8 +206,7 @@ export function scheduleRoutes(deps: RouteDeps): Route[] {
           store.servers.list(tenantId),
         ]);
         const names = new Map(servers.map((s) => [s.id, s.name]));
-        const out: ScheduleJson[] = [];
-        for (const s of schedules) out.push(await render(s, names.get(s.serverId)));
+        const out = await Promise.all(schedules.map((s) => render(s, names.get(s.serverId))));
         return json({ schedules: out });
       },
     }),

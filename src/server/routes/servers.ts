@@ -6,6 +6,7 @@ import { empty, json } from '../response.js';
 import { route, type Route } from '../router.js';
 import { array, enumOf, integer, nullable, object, optional, string, type Infer } from '../schema.js';
 import { SERVER_NAME_PATTERN, SERVER_NAME_RULE, storeCall, type RouteDeps } from './common.js';
+import { serverHealthJson, type ServerHealthJson } from './health.js';
 
 /**
  * `/api/v1/servers`: the tracked MySQL/MariaDB servers of the caller's tenant. The password is sealed with the
@@ -28,11 +29,35 @@ const port = integer({ min: 1, max: 65535 });
 const user = string({ minLength: 1, maxLength: 80 });
 const password = string({ maxLength: 1024, secret: true, description: 'Stored encrypted; never returned' });
 
+/** Agents pass their labels as command-line flags; a label with spaces or quotes could never be matched there. */
+const LABEL_PATTERN = /^[A-Za-z0-9._:=/-]+$/;
+const TLS_MODES = ['off', 'preferred', 'required'] as const;
+
 const defaults = object(
   {
     tool: optional(enumOf(SCHEDULE_TOOLS)),
     threads: optional(integer({ min: 1, max: 64, description: 'mydumper threads' })),
     databases: optional(array(string({ minLength: 1, maxLength: 64 }), { maxItems: 1000 })),
+    labels: optional(
+      array(
+        string({
+          minLength: 1,
+          maxLength: 100,
+          pattern: LABEL_PATTERN,
+          patternDescription: 'letters, digits, ".", "_", ":", "=", "/" or "-", without spaces',
+        }),
+        {
+          maxItems: 50,
+          description:
+            'Agents that may back this server up: only those carrying every one of these labels (any agent when empty)',
+        },
+      ),
+    ),
+    tls: optional(
+      enumOf(TLS_MODES, {
+        description: 'TLS to the server: off, preferred (the default: used when offered) or required',
+      }),
+    ),
   },
   { description: 'Defaults for backups of this server' },
 );
@@ -74,16 +99,19 @@ export interface ServerJson {
     readonly has_password: boolean;
   };
   readonly defaults: Readonly<Record<string, unknown>>;
+  /** The worst health of its schedules; `unprotected` without an enabled one: src/scheduler/health.ts. */
+  readonly health: ServerHealthJson;
   readonly created_at: string;
   readonly updated_at: string;
 }
 
-export function serverToJson(s: ServerRecord): ServerJson {
+export function serverToJson(s: ServerRecord, health: ServerHealthJson): ServerJson {
   return {
     id: s.id,
     name: s.name,
     connection: { host: s.host, port: s.port, user: s.username, has_password: s.hasPassword },
     defaults: s.defaults,
+    health,
     created_at: s.createdAt.toISOString(),
     updated_at: s.updatedAt.toISOString(),
   };
@@ -92,6 +120,23 @@ export function serverToJson(s: ServerRecord): ServerJson {
 export function serverRoutes(deps: RouteDeps): Route[] {
   const { store, secrets } = deps;
   const tags = ['servers'];
+
+  /** The servers' JSON with their health, from the tenant's schedules (read once for the whole list). */
+  const render = async (tenantId: string, servers: readonly ServerRecord[]): Promise<ServerJson[]> => {
+    const schedules =
+      servers.length === 1
+        ? await store.schedules.list({ tenantId, serverId: servers[0]!.id })
+        : await store.schedules.list({ tenantId });
+    const health = await serverHealthJson(
+      deps,
+      servers.map((s) => s.id),
+      schedules,
+    );
+    return servers.map((s) => serverToJson(s, health.get(s.id)!));
+  };
+  const renderOne = async (server: ServerRecord): Promise<ServerJson> =>
+    (await render(server.tenantId, [server]))[0]!;
+
   return [
     route({
       method: 'POST',
@@ -118,7 +163,7 @@ export function serverRoutes(deps: RouteDeps): Route[] {
             defaults: body.defaults ?? {},
           }),
         );
-        return json(serverToJson(record), 201, { location: `/api/v1/servers/${record.id}` });
+        return json(await renderOne(record), 201, { location: `/api/v1/servers/${record.id}` });
       },
     }),
     route({
@@ -131,7 +176,7 @@ export function serverRoutes(deps: RouteDeps): Route[] {
       async handle(_input, ctx) {
         const { tenantId } = principalOf(ctx);
         const servers = await store.servers.list(tenantId);
-        return json({ servers: servers.map(serverToJson) });
+        return json({ servers: await render(tenantId, servers) });
       },
     }),
     route({
@@ -147,7 +192,7 @@ export function serverRoutes(deps: RouteDeps): Route[] {
         const record = await storeCall(`server ${params.server_id}`, () =>
           store.servers.get(params.server_id, { tenantId }),
         );
-        return json(serverToJson(record));
+        return json(await renderOne(record));
       },
     }),
     route({
@@ -171,7 +216,7 @@ export function serverRoutes(deps: RouteDeps): Route[] {
             },
           ),
         );
-        return json(serverToJson(record));
+        return json(await renderOne(record));
       },
     }),
     route({

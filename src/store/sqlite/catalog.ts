@@ -4,6 +4,7 @@ import type {
   BackupCatalog,
   BackupFacts,
   BackupFilter,
+  BackupJsonText,
   BackupRecord,
   BackupTool,
   ItemResult,
@@ -55,6 +56,24 @@ const SELECT = `SELECT b.id, b.tenant_id, t.name AS tenant_name, b.server_id, b.
   b.tool_version, b.status, b.created_at, b.started_at, b.dump_finished_at, b.finished_at, b.duration_ms,
   b.size_bytes, b.binlog_file, b.binlog_position, b.gtid_set, b.location, b.local_dir, b.error_code,
   b.error_message, b.updated_at
+FROM backups b JOIN tenants t ON t.id = b.tenant_id`;
+
+/**
+ * The public JSON form of a backup (`backupToJson` in src/store/catalog.ts), written by SQLite. Times are stored
+ * as the same ISO-8601 text that toISOString gives (rows.ts). The nested objects go through json(): a CASE
+ * result is not guaranteed to keep the JSON subtype that makes json_object embed it as an object, not a string.
+ */
+const SELECT_JSON = `SELECT b.id, json_object(
+    'id', b.id, 'tenant', t.name, 'server_id', b.server_id, 'server_name', b.server_name,
+    'schedule_id', b.schedule_id, 'tool', b.tool, 'tool_version', b.tool_version, 'status', b.status,
+    'created_at', b.created_at, 'started_at', b.started_at, 'dump_finished_at', b.dump_finished_at,
+    'finished_at', b.finished_at, 'duration_ms', b.duration_ms, 'size_bytes', b.size_bytes,
+    'coordinates', json(CASE WHEN b.binlog_file IS NULL THEN 'null'
+      ELSE json_object('file', b.binlog_file, 'position', b.binlog_position, 'gtid', b.gtid_set) END),
+    'location', b.location, 'local_dir', b.local_dir,
+    'error', json(CASE WHEN b.error_message IS NULL THEN 'null'
+      ELSE json_object('code', b.error_code, 'message', b.error_message) END)
+  ) AS json
 FROM backups b JOIN tenants t ON t.id = b.tenant_id`;
 
 /** Statuses whose rows may be deleted: never one that a worker is busy with. */
@@ -172,42 +191,66 @@ export class SqliteBackupCatalog implements BackupCatalog {
   }
 
   list(filter: BackupFilter): Promise<readonly BackupRecord[]> {
-    return settle(() => {
-      const { statuses, limit } = checkFilter(filter);
-      const where: string[] = ['b.tenant_id = ?'];
-      const params: SqliteValue[] = [filter.tenantId];
-      if (filter.serverName !== undefined) {
-        where.push('b.server_name = ?');
-        params.push(filter.serverName);
+    return settle(() =>
+      this.#select(filter, SELECT, (c, sql, params) =>
+        (c.statement(sql).all(...params) as BackupRow[]).map(toRecord),
+      ),
+    );
+  }
+
+  listJson(filter: BackupFilter): Promise<readonly BackupJsonText[]> {
+    // SQLite writes the JSON itself: a page costs a fraction of building records and serialising them, which
+    // matters for the API's history listing. The text is what JSON.stringify(backupToJson(record)) parses to.
+    return settle(() =>
+      this.#select(
+        filter,
+        SELECT_JSON,
+        (c, sql, params) => c.statement(sql).all(...params) as BackupJsonText[],
+      ),
+    );
+  }
+
+  /** Runs `select` with the filter's conditions, newest first, limited: the one place a listing is built. */
+  #select<T>(
+    filter: BackupFilter,
+    select: string,
+    run: (c: SqliteConnection, sql: string, params: SqliteValue[]) => T,
+  ): T {
+    const { statuses, limit } = checkFilter(filter);
+    const where: string[] = ['b.tenant_id = ?'];
+    const params: SqliteValue[] = [filter.tenantId];
+    if (filter.serverName !== undefined) {
+      where.push('b.server_name = ?');
+      params.push(filter.serverName);
+    }
+    if (filter.serverId !== undefined) {
+      where.push('b.server_id = ?');
+      params.push(filter.serverId);
+    }
+    if (filter.scheduleId !== undefined) {
+      where.push('b.schedule_id = ?');
+      params.push(filter.scheduleId);
+    }
+    if (statuses.length > 0) {
+      where.push(`b.status IN (${statuses.map(() => '?').join(', ')})`);
+      params.push(...statuses);
+    }
+    return this.#conn.read('Cannot list backups', (c) => {
+      if (filter.before !== undefined) {
+        const anchor = c
+          .statement('SELECT created_at, tenant_id FROM backups WHERE id = ?')
+          .get(filter.before) as { created_at: string; tenant_id: string } | undefined;
+        if (anchor === undefined || anchor.tenant_id !== filter.tenantId) throw notFound(filter.before);
+        // Keyset paging on the sort key (created_at, id): stable while new backups are added.
+        where.push('(b.created_at, b.id) < (?, ?)');
+        params.push(anchor.created_at, filter.before);
       }
-      if (filter.serverId !== undefined) {
-        where.push('b.server_id = ?');
-        params.push(filter.serverId);
-      }
-      if (filter.scheduleId !== undefined) {
-        where.push('b.schedule_id = ?');
-        params.push(filter.scheduleId);
-      }
-      if (statuses.length > 0) {
-        where.push(`b.status IN (${statuses.map(() => '?').join(', ')})`);
-        params.push(...statuses);
-      }
-      return this.#conn.read('Cannot list backups', (c) => {
-        if (filter.before !== undefined) {
-          const anchor = c
-            .statement('SELECT created_at, tenant_id FROM backups WHERE id = ?')
-            .get(filter.before) as { created_at: string; tenant_id: string } | undefined;
-          if (anchor === undefined || anchor.tenant_id !== filter.tenantId) throw notFound(filter.before);
-          // Keyset paging on the sort key (created_at, id): stable while new backups are added.
-          where.push('(b.created_at, b.id) < (?, ?)');
-          params.push(anchor.created_at, filter.before);
-        }
-        params.push(limit);
-        const rows = c
-          .statement(`${SELECT} WHERE ${where.join(' AND ')} ORDER BY b.created_at DESC, b.id DESC LIMIT ?`)
-          .all(...params) as BackupRow[];
-        return rows.map(toRecord);
-      });
+      params.push(limit);
+      return run(
+        c,
+        `${select} WHERE ${where.join(' AND ')} ORDER BY b.created_at DESC, b.id DESC LIMIT ?`,
+        params,
+      );
     });
   }
 
@@ -361,6 +404,7 @@ function ownedBy(c: SqliteConnection, table: 'servers' | 'schedules', id: string
 /** Column assignments for the facts that are present. */
 function factColumns(f: BackupFacts): [string, SqliteValue][] {
   const set: [string, SqliteValue][] = [];
+  if (f.tool !== undefined) set.push(['tool', f.tool]);
   if (f.toolVersion !== undefined) set.push(['tool_version', f.toolVersion]);
   if (f.coordinates !== undefined) {
     set.push(

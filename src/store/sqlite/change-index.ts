@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Clock } from '../../lib/clock.js';
 import type {
   BinlogCoordinates,
@@ -249,9 +249,9 @@ export class SqliteChangeIndex implements ChangeIndex {
           if (gtidRanges.length === 0) return [];
         }
         if (filter.pk !== undefined && tableKeys !== undefined) {
-          driver = 'changes_by_pk';
-          where.push(`c.table_key IN (${inList(tableKeys.length)}) AND c.pk_hash = ? AND c.pk = ?`);
-          params.push(...tableKeys, pkHash(filter.pk), filter.pk);
+          driver = 'changes_by_pk_key';
+          where.push(`c.table_key IN (${inList(tableKeys.length)}) AND ${PK_KEY_SQL} = ? AND c.pk = ?`);
+          params.push(...tableKeys, pkKey(filter.pk), filter.pk);
         } else if (gtidRanges !== undefined) {
           driver = 'changes_by_seq';
           // One index range over the transactions' seqs (normally there is one transaction per GTID), then
@@ -285,7 +285,7 @@ export class SqliteChangeIndex implements ChangeIndex {
         // The sort key is taken from the driving table, so that its index yields the order.
         const order = driver === 'change_columns' ? 'cc' : 'c';
         if (
-          driver !== 'changes_by_pk' &&
+          driver !== 'changes_by_pk_key' &&
           driver !== 'changes_by_table_time' &&
           driver !== 'change_columns' &&
           tableKeys !== undefined
@@ -293,7 +293,7 @@ export class SqliteChangeIndex implements ChangeIndex {
           where.push(`c.table_key IN (${inList(tableKeys.length)})`);
           params.push(...tableKeys);
         }
-        if (driver !== 'changes_by_pk' && filter.pk !== undefined) {
+        if (driver !== 'changes_by_pk_key' && filter.pk !== undefined) {
           where.push('c.pk = ?');
           params.push(filter.pk);
         }
@@ -756,6 +756,7 @@ export class SqliteChangeIndex implements ChangeIndex {
          schema_name, statement)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
+    const pkColumnsText = new ColumnListText();
     let seq = seqBefore;
     let firstSeq: bigint | null = null;
     let rows = 0;
@@ -796,7 +797,7 @@ export class SqliteChangeIndex implements ChangeIndex {
             tx.commitTimeUs,
             pkHash(ch.pk),
             ch.pk,
-            JSON.stringify(ch.pkColumns),
+            pkColumnsText.of(ch.pkColumns),
             ch.pkIsFullImage ? 1 : 0,
             imageText(ch.before),
             imageText(ch.after),
@@ -958,6 +959,8 @@ class RowBuffer {
   readonly #prefix: string;
   readonly #tuple: string;
   readonly #width: number;
+  /** The statement text for a full buffer, built once: most flushes use it. */
+  readonly #fullSql: string;
   #params: SqliteValue[] = [];
   #rows = 0;
 
@@ -966,6 +969,7 @@ class RowBuffer {
     this.#prefix = `INSERT INTO ${table} (${columns.join(', ')}) VALUES `;
     this.#tuple = `(${columns.map(() => '?').join(', ')})`;
     this.#width = columns.length;
+    this.#fullSql = this.#sql(RowBuffer.ROWS_PER_STATEMENT);
   }
 
   add(...values: SqliteValue[]): void {
@@ -976,10 +980,31 @@ class RowBuffer {
 
   flush(): void {
     if (this.#rows === 0) return;
-    const sql = this.#prefix + Array.from({ length: this.#rows }, () => this.#tuple).join(', ');
+    const sql = this.#rows === RowBuffer.ROWS_PER_STATEMENT ? this.#fullSql : this.#sql(this.#rows);
     this.#conn.statement(sql).run(...this.#params);
     this.#params = [];
     this.#rows = 0;
+  }
+
+  #sql(rows: number): string {
+    return this.#prefix + Array.from({ length: rows }, () => this.#tuple).join(', ');
+  }
+}
+
+/**
+ * JSON of a column-name list, remembering the last list seen: capture hands every change of a rows event the
+ * same pk column array, so most changes reuse the text instead of serialising it again.
+ */
+class ColumnListText {
+  #last: readonly string[] | undefined;
+  #text = '';
+
+  of(columns: readonly string[]): string {
+    if (columns !== this.#last) {
+      this.#last = columns;
+      this.#text = JSON.stringify(columns);
+    }
+    return this.#text;
   }
 }
 
@@ -1051,7 +1076,7 @@ interface TableSchemaRow {
 
 /** The index a change query is driven by; `change_columns` drives from that table's primary key. */
 type Driver =
-  'changes_by_pk' | 'changes_by_seq' | 'changes_by_table_time' | 'changes_by_time' | 'change_columns';
+  'changes_by_pk_key' | 'changes_by_seq' | 'changes_by_table_time' | 'changes_by_time' | 'change_columns';
 
 /** The change columns with their table names and transaction coordinates, read through the given index. */
 function selectChanges(driver: Driver): string {
@@ -1091,7 +1116,23 @@ function toChangeRecord(serverId: string, r: ChangeRow): ChangeRecord {
 
 /** The first 8 bytes of SHA-256 of the canonical pk text, as a signed 64-bit integer (SQLite's INTEGER). */
 export function pkHash(pk: string): bigint {
-  return createHash('sha256').update(pk, 'utf8').digest().readBigInt64BE(0);
+  // The one-shot hash to hex is about three times cheaper than createHash().update().digest() per call; the
+  // first 16 hex digits are the first 8 bytes, big-endian.
+  return BigInt.asIntN(64, BigInt(`0x${hash('sha256', pk, 'hex').slice(0, 16)}`));
+}
+
+/**
+ * Longest pk text (in UTF-8 bytes) indexed by its own text in changes_by_pk_key (migration 5); longer ones are
+ * indexed by pk_hash. The same number is written in the index's expression.
+ */
+export const PK_KEY_MAX_BYTES = 32;
+
+/** The expression changes_by_pk_key indexes, as a query must spell it for SQLite to use that index. */
+const PK_KEY_SQL = `CASE WHEN octet_length(c.pk) <= ${PK_KEY_MAX_BYTES} THEN c.pk ELSE c.pk_hash END`;
+
+/** The value of changes_by_pk_key's expression for a pk text: the text itself when short, else its hash. */
+export function pkKey(pk: string): string | bigint {
+  return Buffer.byteLength(pk, 'utf8') <= PK_KEY_MAX_BYTES ? pk : pkHash(pk);
 }
 
 /**

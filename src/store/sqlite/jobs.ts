@@ -1,6 +1,12 @@
 import type { Clock } from '../../lib/clock.js';
 import type { TenantScope } from '../catalog.js';
-import { DuplicateError, InvalidValueError, LeaseLostError, NotFoundError } from '../errors.js';
+import {
+  DuplicateError,
+  InvalidValueError,
+  JobActiveError,
+  LeaseLostError,
+  NotFoundError,
+} from '../errors.js';
 import { newId } from '../ids.js';
 import type { ClaimRequest, JobKind, JobRecord, JobRepository, JobStatus, NewJob } from '../jobs.js';
 import { checkId } from '../validate.js';
@@ -65,6 +71,11 @@ export class SqliteJobRepository implements JobRepository {
       if (scheduleId !== null) checkId('schedule id', scheduleId);
       if (backupId !== null) checkId('backup id', backupId);
       const scheduledFor = job.scheduledFor ?? null;
+      if (job.exclusive === true && serverId === null) {
+        throw new InvalidValueError('Cannot enqueue job: an exclusive job needs its server id', {
+          fields: { field: 'serverId' },
+        });
+      }
       if (scheduledFor !== null && scheduleId === null) {
         throw new InvalidValueError('Cannot enqueue job: a schedule slot needs its schedule id', {
           fields: { field: 'scheduledFor' },
@@ -98,6 +109,25 @@ export class SqliteJobRepository implements JobRepository {
             throw new NotFoundError(`${action}: no ${what} ${id} in tenant ${job.tenantId}`, {
               fields: { tenantId: job.tenantId, [`${what}Id`]: id },
             });
+          }
+        }
+        if (job.exclusive === true && serverId !== null) {
+          // Inside the write transaction (BEGIN IMMEDIATE): no other connection or process can enqueue between
+          // this check and the insert below.
+          const active = activeJob(c, serverId, job.kind);
+          if (active !== undefined) {
+            throw new JobActiveError(
+              `${action}: ${job.kind} job ${active.id} of server ${serverId} is already ${active.status}`,
+              {
+                fields: {
+                  serverId,
+                  kind: job.kind,
+                  jobId: active.id,
+                  backupId: active.backupId,
+                  status: active.status,
+                },
+              },
+            );
           }
         }
         const id = job.id ?? newId();
@@ -354,17 +384,22 @@ export class SqliteJobRepository implements JobRepository {
     return settle(() => {
       checkId('server id', serverId);
       checkKind(kind);
-      const row = this.#conn.read(`Cannot look up jobs of server ${serverId}`, (c) =>
-        c
-          .statement(
-            `SELECT ${COLUMNS} FROM jobs WHERE server_id = ? AND kind = ? AND status IN ('queued', 'running')
-             ORDER BY created_at, id LIMIT 1`,
-          )
-          .get(serverId, kind),
-      ) as JobRow | undefined;
-      return row === undefined ? undefined : toRecord(row);
+      return this.#conn.read(`Cannot look up jobs of server ${serverId}`, (c) =>
+        activeJob(c, serverId, kind),
+      );
     });
   }
+}
+
+/** The oldest queued or running job of a kind for a server; served by the partial index jobs_active. */
+function activeJob(c: SqliteConnection, serverId: string, kind: JobKind): JobRecord | undefined {
+  const row = c
+    .statement(
+      `SELECT ${COLUMNS} FROM jobs WHERE server_id = ? AND kind = ? AND status IN ('queued', 'running')
+       ORDER BY created_at, id LIMIT 1`,
+    )
+    .get(serverId, kind) as JobRow | undefined;
+  return row === undefined ? undefined : toRecord(row);
 }
 
 /** Throws LeaseLostError unless `agentId` holds the running job `id`. */

@@ -304,6 +304,35 @@ CREATE INDEX change_table_schemas_by_position
   ON change_table_schemas (server_key, schema_name, table_name, valid_from_file_no, valid_from_position);
 `,
   },
+  {
+    version: 4,
+    name: 'active_jobs_and_history_indexes',
+    sql: `
+-- The active (queued or running) job of a kind for a server: answers "is a backup already running?" for every
+-- POST /backup and scheduled slot, and the exclusive enqueue's check, without walking the server's whole job
+-- history. Small: it holds only active jobs.
+CREATE INDEX jobs_active ON jobs (server_id, kind, created_at, id) WHERE status IN ('queued', 'running');
+
+-- A server's history narrowed by status (GET /api/v1/backups?server_id=&status=, a schedule's health): newest
+-- first from the index, instead of walking all of the server's backups or all of the tenant's of that status.
+CREATE INDEX backups_by_server_status ON backups (server_id, status, created_at, id) WHERE server_id IS NOT NULL;
+`,
+  },
+  {
+    version: 5,
+    name: 'change_pk_key_index',
+    sql: `
+-- changes_by_pk keyed changes by a hash of the pk text: every insert landed on a random leaf of an index spanning
+-- the whole history, so each commit rewrote most of that index to the WAL (half the write cost of capture at 1M
+-- row changes, more as the index grows). Short keys (32 bytes of UTF-8 or less: integers, composite integers,
+-- short codes) are now indexed by their text, which keeps the inserts of nearby keys (auto-increment ids, recent
+-- rows) on nearby pages; longer keys (UUIDs, full-image keys of tables without a primary key) keep pk_hash, as
+-- before. pk_hash is still written for every change. Lookups use the same expression and confirm with pk.
+DROP INDEX changes_by_pk;
+CREATE INDEX changes_by_pk_key
+  ON changes (table_key, CASE WHEN octet_length(pk) <= 32 THEN pk ELSE pk_hash END);
+`,
+  },
 ];
 
 checkMigrationList(SQLITE_MIGRATIONS);
