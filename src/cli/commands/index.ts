@@ -13,7 +13,7 @@ function entry(path: readonly string[], summary: string, load: () => Promise<Com
 export const COMMANDS: readonly CommandEntry[] = [
   entry(
     ['demo'],
-    'Start a sandbox MariaDB with sample data and check it with doctor (no database needed)',
+    'Run the whole product against a sandbox MariaDB with sample data (no database needed); Ctrl-C stops it',
     async () => (await import('./demo.js')).demoCommand,
   ),
   entry(
