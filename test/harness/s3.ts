@@ -21,6 +21,16 @@ export interface LocalS3 {
 /** s3rver accepts only these credentials when it checks signatures. */
 export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 
+const opened = new Set<() => Promise<void>>();
+
+// Registered while vitest collects the importing file (a hook registered from inside beforeAll is not run).
+afterAll(async () => {
+  for (const close of [...opened]) {
+    opened.delete(close);
+    await close();
+  }
+});
+
 /**
  * Starts s3rver on a kernel-chosen free port with one bucket, and stops it (removing its data) after the calling
  * test file. Call it from `beforeAll`.
@@ -46,7 +56,7 @@ export async function startLocalS3(
     await server.close();
     await rm(directory, { recursive: true, force: true });
   };
-  afterAll(close);
+  opened.add(close);
   return {
     endpoint,
     bucket,
