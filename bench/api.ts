@@ -123,7 +123,7 @@ try {
   );
 
   // ----------------------------------------------------------------------------------------------------- server
-  const app = await openApp(config);
+  const app = await openApp(config, { longRunning: true });
   const running = await serveControlPlane(app, {
     host: '127.0.0.1',
     port: 0,

@@ -21,13 +21,18 @@ export interface App {
 export interface AppOptions {
   /** Time source for every service (tests, retention drills); the wall clock by default. */
   readonly clock?: Clock;
+  /**
+   * The process runs for long (server, agent, capture): the store may use background work (SQLite checkpoints
+   * in a worker thread) that a one-shot command should not pay for.
+   */
+  readonly longRunning?: boolean;
 }
 
 export async function openApp(config: Config, options: AppOptions = {}): Promise<App> {
   const clock = options.clock ?? systemClock;
   const closers: (() => Promise<void>)[] = [];
   try {
-    const store = await openStateStore(config.stateUrl, clock);
+    const store = await openStateStore(config.stateUrl, clock, options.longRunning === true);
     closers.push(() => store.close());
     return new OpenApp(config, clock, store, closers);
   } catch (err) {
@@ -37,11 +42,15 @@ export async function openApp(config: Config, options: AppOptions = {}): Promise
 }
 
 /** The state store named by `stateUrl`. */
-export async function openStateStore(stateUrl: string, clock: Clock = systemClock): Promise<StateStore> {
+export async function openStateStore(
+  stateUrl: string,
+  clock: Clock = systemClock,
+  longRunning = false,
+): Promise<StateStore> {
   const location = parseStateUrl(stateUrl);
   switch (location.kind) {
     case 'sqlite':
-      return openSqliteStateStore({ path: location.path, clock });
+      return openSqliteStateStore({ path: location.path, clock, backgroundCheckpoints: longRunning });
     case 'postgres':
       throw new UnsupportedBackendError(
         `Cannot open state store ${location.display}: PostgreSQL state is not available in this build yet; use sqlite:PATH`,

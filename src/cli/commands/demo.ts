@@ -69,7 +69,7 @@ async function runProduct(
   address: NonNullable<ReturnType<typeof parseListen>>,
 ): Promise<void> {
   const log = ctx.logger.child({ component: 'demo' });
-  const app = await openApp(ctx.config);
+  const app = await openApp(ctx.config, { longRunning: true });
   const stop = new AbortController();
   const onAbort = (): void => stop.abort();
   ctx.signal.addEventListener('abort', onAbort, { once: true });

@@ -43,7 +43,7 @@ export const serverCommand: CommandSpec = {
         { listen: text },
       );
     }
-    const app = await openApp(ctx.config);
+    const app = await openApp(ctx.config, { longRunning: true });
     try {
       const running = await serveControlPlane(app, {
         ...address,

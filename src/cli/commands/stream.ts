@@ -61,7 +61,7 @@ export const streamCommand: CommandSpec = {
 
     const log = ctx.logger.child({ component: 'capture', server: serverName });
     const status = new CaptureStatusLine(ctx.stderr, 'stream');
-    const app = await openApp(ctx.config);
+    const app = await openApp(ctx.config, { longRunning: true });
     let summary: CaptureSummary;
     try {
       const server = await captureServer(app.store, ctx.config.tenant, serverName, {

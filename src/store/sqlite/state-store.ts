@@ -14,6 +14,7 @@ import type { TenantRepository } from '../tenants.js';
 import { SqliteApiKeyRepository } from './api-keys.js';
 import { SqliteBackupCatalog } from './catalog.js';
 import { SqliteChangeIndex } from './change-index.js';
+import { startWalCheckpointer, type WalCheckpointer } from './checkpointer.js';
 import { connectSqlite, SqliteConnection, type SqliteDatabase } from './driver.js';
 import { SqliteJobRepository } from './jobs.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
@@ -30,6 +31,11 @@ export interface SqliteStoreOptions {
   readonly busyTimeoutMs?: number;
   /** Stop migrating at this version (tests of upgrades from an older schema). Default: the newest. */
   readonly migrateTo?: number;
+  /**
+   * Long-running processes (server, agent, capture): WAL checkpoints run PASSIVE in a worker thread instead of
+   * inside whichever commit crosses the automatic threshold (see checkpointer.ts). Ignored for `:memory:`.
+   */
+  readonly backgroundCheckpoints?: boolean;
   /** Opens the driver connection; better-sqlite3 by default. */
   readonly connect?: (path: string, options: { readonly busyTimeoutMs: number }) => SqliteDatabase;
 }
@@ -63,9 +69,16 @@ export class SqliteStateStore implements StateStore {
   readonly schedules: ScheduleRepository;
   readonly jobs: JobRepository;
   readonly #conn: SqliteConnection;
+  readonly #checkpointer: WalCheckpointer | undefined;
 
-  private constructor(conn: SqliteConnection, path: string, clock: Clock) {
+  private constructor(
+    conn: SqliteConnection,
+    path: string,
+    clock: Clock,
+    checkpointer: WalCheckpointer | undefined,
+  ) {
     this.#conn = conn;
+    this.#checkpointer = checkpointer;
     this.location = `sqlite:${path}`;
     this.tenants = new SqliteTenantRepository(conn, clock);
     this.servers = new SqliteServerRepository(conn, clock);
@@ -102,7 +115,12 @@ export class SqliteStateStore implements StateStore {
       conn.close();
       throw err;
     }
-    return new SqliteStateStore(conn, options.path, clock);
+    let checkpointer: WalCheckpointer | undefined;
+    if (options.backgroundCheckpoints === true && options.path !== ':memory:') {
+      db.pragma('wal_autocheckpoint = 0', { simple: true });
+      checkpointer = startWalCheckpointer({ path: options.path });
+    }
+    return new SqliteStateStore(conn, options.path, clock, checkpointer);
   }
 
   schemaVersion(): Promise<number> {
@@ -113,8 +131,15 @@ export class SqliteStateStore implements StateStore {
     }
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
     this.#conn.close();
-    return Promise.resolve();
+    await this.#checkpointer?.stop();
+  }
+
+  /** Runs a background WAL checkpoint now, when this store has them (tests). */
+  async checkpointNow(): Promise<boolean> {
+    if (this.#checkpointer === undefined) return false;
+    await this.#checkpointer.runOnce();
+    return true;
   }
 }
