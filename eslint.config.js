@@ -47,6 +47,7 @@ const layers = {
   ],
   backup: ['capture', 'recovery', 'scheduler', 'server', 'cli', 'app'],
   recovery: ['server', 'cli', 'scheduler', 'app'],
+  drift: ['server', 'cli', 'scheduler', 'app'],
   scheduler: ['server', 'cli', 'app'],
   server: ['cli'],
   config: [
