@@ -11,14 +11,14 @@ import { openStateStore } from '../../src/app.js';
 import type { ChangeRecord } from '../../src/store/change-index.js';
 import type { StateStore } from '../../src/store/state-store.js';
 import { PROJECT_ROOT } from '../harness/cli.js';
-import { startMariaDb, type MariaDbSandbox } from '../harness/mariadb.js';
+import { scratchDir, startMariaDb, type MariaDbSandbox } from '../harness/mariadb.js';
 
 /**
  * A private MariaDB whose temporary files (information_schema queries use on-disk temporary tables) live in a
  * directory of its own rather than the shared /tmp, which other processes on the machine may clean.
  */
 export async function startSource(extraArgs: readonly string[] = []): Promise<MariaDbSandbox> {
-  const tmp = await mkdtemp(join(tmpdir(), 'dbtrail-mdb-tmp-'));
+  const tmp = await scratchDir('dbtrail-mdb-tmp-');
   return startMariaDb({ extraArgs: [`--tmpdir=${tmp}`, ...extraArgs] });
 }
 

@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll } from 'vitest';
 import { MariaDbSandbox, type MariaDbSandboxOptions } from '../../src/sandbox/mariadb.js';
 
@@ -5,6 +8,7 @@ export { MariaDbSandbox };
 export type { MariaDbSandboxOptions };
 
 const started = new Set<MariaDbSandbox>();
+const scratchDirs = new Set<string>();
 
 // Registered when a test file imports this module, i.e. while vitest collects the file: a hook registered later,
 // from inside beforeAll or a test, is not run, and the servers it should stop would outlive the test run.
@@ -13,7 +17,18 @@ afterAll(async () => {
     started.delete(db);
     await db.destroy();
   }
+  for (const dir of [...scratchDirs]) {
+    scratchDirs.delete(dir);
+    await rm(dir, { recursive: true, force: true });
+  }
 });
+
+/** A temporary directory removed after the file's tests, once its servers are stopped (e.g. a server's --tmpdir). */
+export async function scratchDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  scratchDirs.add(dir);
+  return dir;
+}
 
 /**
  * Starts a private MariaDB for the calling test file and destroys it after the file's tests, pass or fail. Call it
