@@ -134,12 +134,15 @@ async function main(): Promise<void> {
   console.log(
     `NDJSON output: ${mib(ndjsonInProcess.result)}. CPU time is user + system; wall time depends on what else the machine runs.`,
   );
+  // Both targets are judged on CPU time (user + system), which the machine's other load disturbs far less than
+  // wall time: rows per CPU second is the rate on one core.
   const decodeRate = rows / decodeOnly.cpuSeconds;
+  const ratio = ndjson.cpuSeconds / peer.cpuSeconds;
   console.log(
-    `Targets: decode-only >= 500,000 rows/s: ${rows / decodeOnly.seconds >= 500_000 ? 'met' : 'NOT met'} ` +
+    `Targets: decode-only >= 500,000 rows/s on one core: ${decodeRate >= 500_000 ? 'met' : 'NOT met'} ` +
       `(${Math.round(decodeRate).toLocaleString('en-US')} rows per CPU second); ` +
-      `NDJSON process at least as fast as mariadb-binlog: ${ndjson.seconds <= peer.seconds ? 'met' : 'NOT met'} ` +
-      `(CPU ${ndjson.cpuSeconds.toFixed(2)} s vs ${peer.cpuSeconds.toFixed(2)} s)`,
+      `NDJSON process at least as fast as mariadb-binlog: ${ratio <= 1 ? 'met' : 'NOT met'} ` +
+      `(CPU ${ndjson.cpuSeconds.toFixed(2)} s vs ${peer.cpuSeconds.toFixed(2)} s, ${Math.round(Math.abs(1 - ratio) * 100)}% ${ratio <= 1 ? 'less' : 'more'})`,
   );
 }
 

@@ -14,15 +14,25 @@ export function putUint(out: Buffer, at: number, v: number): number {
   return putPadded(out, at, x, digitCount(x));
 }
 
+/** "00" to "99" as ASCII pairs: two digits per division instead of one. */
+export const DIGIT_PAIRS = Buffer.from(
+  Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0')).join(''),
+  'latin1',
+);
+
 /** Writes `v` (0 <= v < 2^31) as exactly `digits` digits, zero-padded on the left; returns the end offset. */
 export function putPadded(out: Buffer, at: number, v: number, digits: number): number {
   let x = v | 0;
   const end = at + digits;
-  for (let i = end - 1; i >= at; i--) {
-    const q = (x / 10) | 0;
-    out[i] = 0x30 + (x - q * 10);
+  let i = end;
+  while (i - at >= 2) {
+    const q = (x / 100) | 0;
+    const r = (x - q * 100) << 1;
+    out[--i] = DIGIT_PAIRS[r + 1] as number;
+    out[--i] = DIGIT_PAIRS[r] as number;
     x = q;
   }
+  if (i > at) out[at] = 0x30 + (x - ((x / 10) | 0) * 10);
   return end;
 }
 

@@ -82,10 +82,14 @@ export interface ColumnDef {
 
 /**
  * The canonical value encoding: the exact, lossless JSON form of a column value, equal to the text a server
- * returns for `SELECT col`:
+ * returns for `SELECT col` (FLOAT aside, see below):
  * - `null` for SQL NULL;
  * - a string for every other non-binary value: integers of any width and DECIMAL as exact decimal text (never
- *   through a JS number), FLOAT/DOUBLE as the server prints them, temporal values in the server's text format with
+ *   through a JS number), DOUBLE as the server prints it (the shortest digits that read back as the same double),
+ *   FLOAT as the shortest digits that read back as the same float32 (`Math.fround(Number(text))` is the stored
+ *   value) in the server's number layout: the server prints only 6 significant digits, which do not always
+ *   identify the value (FLOAT 123456789 is stored as 123456792, printed `123457000`, canonical `123456790`); where
+ *   6 digits do, the text is the server's (values/float-text.ts), temporal values in the server's text format with
  *   the declared fractional digits (TIMESTAMP rendered in UTC), ENUM/SET as member text, character data decoded from
  *   the column charset, JSON as JSON text;
  * - `{ hex: "..." }` (upper-case hex) for binary data: BINARY/VARBINARY/BLOB, BIT, GEOMETRY, VECTOR and character

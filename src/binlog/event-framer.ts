@@ -2,6 +2,8 @@ import { MalformedEventError } from './errors.js';
 import { LOG_EVENT_HEADER_LEN } from './event-types.js';
 import { peekEventSize } from './header.js';
 
+const EMPTY = Buffer.alloc(0);
+
 /** A complete event inside a buffer: valid until the next `push`. */
 export interface EventFrame {
   readonly buf: Buffer;
@@ -13,12 +15,13 @@ export interface EventFrame {
 
 /**
  * Cuts a byte stream of binlog events (a file after its 4-byte magic) into whole events, whatever the chunk
- * boundaries. A chunk is used in place when no bytes are pending; otherwise chunks are queued and joined only once
- * the pending event is complete, so a large event costs one copy, not one per chunk. Events are views valid until
- * the next `push`.
+ * boundaries. Chunks are framed in place; an event that spans chunks is joined into a buffer of its own once it is
+ * complete, from the pending tail and just the bytes it needs of the queued chunks (the rest of a chunk is framed
+ * in place again), so a large event costs one copy, not one per chunk, and a chunk boundary never copies a whole
+ * chunk. Events are views valid until the next `push`.
  */
 export class EventFramer {
-  #buf: Buffer = Buffer.alloc(0);
+  #buf: Buffer = EMPTY;
   #start = 0;
   #queued: Buffer[] = [];
   #queuedLength = 0;
@@ -83,7 +86,12 @@ export class EventFramer {
     this.#start += size;
     this.#pos += size;
     if (this.#start === this.#buf.length) {
-      this.#buf = Buffer.alloc(0);
+      const queued = this.#queued.shift();
+      if (queued === undefined) this.#buf = EMPTY;
+      else {
+        this.#buf = queued;
+        this.#queuedLength -= queued.length;
+      }
       this.#start = 0;
     }
     return frame;
@@ -94,12 +102,21 @@ export class EventFramer {
     const have = this.#buf.length - this.#start;
     if (have >= n) return true;
     if (have + this.#queuedLength < n) return false;
-    // Join the pending tail with every queued chunk: one copy, and the old (possibly large) chunk is released.
-    const parts = [this.#buf.subarray(this.#start), ...this.#queued];
-    this.#buf = Buffer.concat(parts, have + this.#queuedLength);
+    // One copy of the n bytes; the old (possibly large) chunk is released, queued bytes past n stay in place.
+    const joined = Buffer.allocUnsafe(n);
+    this.#buf.copy(joined, 0, this.#start);
+    let at = have;
+    while (at < n) {
+      const chunk = this.#queued[0] as Buffer;
+      const take = Math.min(chunk.length, n - at);
+      chunk.copy(joined, at, 0, take);
+      at += take;
+      if (take === chunk.length) this.#queued.shift();
+      else this.#queued[0] = chunk.subarray(take);
+      this.#queuedLength -= take;
+    }
+    this.#buf = joined;
     this.#start = 0;
-    this.#queued = [];
-    this.#queuedLength = 0;
     return true;
   }
 }

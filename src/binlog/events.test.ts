@@ -623,6 +623,10 @@ describe('GTID events', () => {
     const xid = d.decode(event(EventType.XID, u64(1), C));
     expect(xid.gtid).toBe('3e11fa47-71ca-11e1-9e33-c80aa9429562:42');
     expect(d.decode(event(EventType.ROTATE, cat(u64(4), Buffer.from('x')), C)).gtid).toBeUndefined();
+    // NDJSON names the GTID once: the envelope's `gtid` key, not again among the event's own fields.
+    const line = renderNdjson(e);
+    expect(line.match(/"gtid":/g)).toHaveLength(1);
+    expect(JSON.parse(line)).toMatchObject({ gtid: '3e11fa47-71ca-11e1-9e33-c80aa9429562:42', gno: '42' });
   });
 
   it('ANONYMOUS_GTID from a 5.7 server (no timestamps) has no GTID', () => {
@@ -727,6 +731,9 @@ describe('GTID events', () => {
       event(EventType.MARIADB_GTID, cat(u64(12), u32(2), u8(0x02 | 0x08), u64(99)), { ...C, serverId: 3 }),
     );
     expect(body(gc, 'mariadb_gtid')).toMatchObject({ gtid: '2-3-12', standalone: false, commitId: 99n });
+    const line = renderNdjson(gc);
+    expect(line.match(/"gtid":/g)).toHaveLength(1);
+    expect(JSON.parse(line)).toMatchObject({ gtid: '2-3-12', domain_id: 2, seq_no: '12' });
     const list = d.decode(
       event(EventType.GTID_LIST, cat(u32(2), u32(0), u32(1), u64(10), u32(1), u32(2), u64(20)), C),
     );

@@ -5,8 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ColumnType } from './column-types.js';
 import { CorruptBinlogError, IncompleteEventError, MalformedEventError, NotABinlogError } from './errors.js';
 import { EventType } from './event-types.js';
+import { peekEventSize } from './header.js';
 import type { DecodedEvent } from './events.js';
-import { decodeBinlogChunks, readBinlogFile } from './file-reader.js';
+import { decodeBinlogChunks, decodeBinlogChunksNdjson, readBinlogFile } from './file-reader.js';
 import { renderNdjson } from './render.js';
 import {
   binlogFile,
@@ -18,6 +19,7 @@ import {
   lenstr,
   queryBody,
   rowsBody,
+  oltpSpecBinlog,
   tableMapBody,
   tlv,
   u32,
@@ -146,6 +148,31 @@ describe('decodeBinlogChunks', () => {
     const { error: sized } = await failure(decodeBinlogChunks([lie], { name: 'b', fileSize: file.length }));
     expect(sized).toBeInstanceOf(IncompleteEventError);
     expect((sized as IncompleteEventError).fields).toMatchObject({ offset: 4, need: 0x10000000 });
+  });
+});
+
+describe('decodeBinlogChunksNdjson', () => {
+  it('with reuseBuffers, prints the same bytes while its output slab is written over many times', async () => {
+    // The synthetic OLTP file's transaction repeated until the output is several times the 4 MiB slab.
+    const file = oltpSpecBinlog();
+    const fdeEnd = 4 + peekEventSize(file, 4);
+    const transaction = file.subarray(fdeEnd);
+    const source = [file.subarray(4, fdeEnd), ...Array.from({ length: 4000 }, () => transaction)];
+    const fresh: Buffer[] = [];
+    for await (const b of decodeBinlogChunksNdjson(source, { name: 'x' })) fresh.push(b);
+    const reused: Buffer[] = [];
+    let slabs = new Set<ArrayBufferLike>();
+    for await (const b of decodeBinlogChunksNdjson(source, { name: 'x', reuseBuffers: true })) {
+      slabs.add(b.buffer);
+      // Each buffer is valid until the next one is asked for: copy it now.
+      reused.push(Buffer.from(b));
+    }
+    const expected = Buffer.concat(fresh);
+    expect(expected.length).toBeGreaterThan(12 * 1024 * 1024);
+    expect(Buffer.concat(reused).equals(expected)).toBe(true);
+    expect(slabs.size).toBe(1);
+    slabs = new Set(fresh.map((b) => b.buffer));
+    expect(slabs.size).toBeGreaterThan(2);
   });
 });
 

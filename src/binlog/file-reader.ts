@@ -43,6 +43,15 @@ export function readBinlogFile(
   return withBinlogFile(path, options, decodeBinlogChunks);
 }
 
+export interface NdjsonReaderOptions extends BinlogFileReaderOptions {
+  /**
+   * Each yielded buffer is valid only until the consumer asks for the next one (its bytes are then written
+   * over): for a consumer that writes each buffer out and waits for the write to complete, this keeps the output
+   * in one reused slab. Default false: yielded buffers are never overwritten.
+   */
+  readonly reuseBuffers?: boolean;
+}
+
 /**
  * `readBinlogFile` as NDJSON: yields buffers of whole lines (about 64 KiB each), exactly what `renderNdjson` prints
  * for every event `readBinlogFile` yields, written without building row objects (rows-ndjson.ts). On a failure,
@@ -50,7 +59,7 @@ export function readBinlogFile(
  */
 export function readBinlogFileNdjson(
   path: string,
-  options: BinlogFileReaderOptions = {},
+  options: NdjsonReaderOptions = {},
 ): AsyncGenerator<Buffer> {
   return withBinlogFile(path, options, decodeBinlogChunksNdjson);
 }
@@ -58,7 +67,7 @@ export function readBinlogFileNdjson(
 /** Opens a binlog file, checks its magic and hands its chunks (from offset 4) to a chunk decoder. */
 async function* withBinlogFile<T>(
   path: string,
-  options: BinlogFileReaderOptions,
+  options: NdjsonReaderOptions,
   decode: (source: AsyncIterable<Buffer>, options: DecodeChunksOptions) => AsyncGenerator<T>,
 ): AsyncGenerator<T> {
   const fh = await open(path, 'r').catch((err: unknown) => {
@@ -111,7 +120,7 @@ async function* withBinlogFile<T>(
   }
 }
 
-export interface DecodeChunksOptions extends BinlogFileReaderOptions {
+export interface DecodeChunksOptions extends NdjsonReaderOptions {
   /** Path for messages (defaults to the name). */
   readonly path?: string;
   /** Total size of the source when known: an event declared past it is reported as incomplete without buffering. */
@@ -162,7 +171,7 @@ export async function* decodeBinlogChunksNdjson(
   const path = options.path ?? options.name ?? 'binlog';
   const decoder = newDecoder(options);
   const fromPos = options.fromPos ?? 0;
-  const out = new NdjsonOutput();
+  const out = new NdjsonOutput(undefined, options.reuseBuffers === true);
   try {
     for await (const f of frames(source, options)) {
       try {

@@ -25,4 +25,20 @@ describe('NdjsonOutput', () => {
     out.ascii('!');
     expect(out.take().toString('latin1')).toBe('bcdefa!');
   });
+
+  it('with reuse, writes over taken bytes in the same slab and keeps the untaken ones', () => {
+    const out = new NdjsonOutput(16, true);
+    const slab = out.buf;
+    out.ascii('0123456789');
+    expect(out.take().toString('latin1')).toBe('0123456789');
+    out.ascii('abcdef');
+    // 10 taken + 6 pending fill the slab: the next bytes move the pending ones to its start, in place.
+    out.ascii('gh');
+    expect(out.buf).toBe(slab);
+    expect(out.take().toString('latin1')).toBe('abcdefgh');
+    expect(slab.toString('latin1', 0, 8)).toBe('abcdefgh');
+    // More than a slab at once still gets room (a larger slab).
+    out.ascii('x'.repeat(40));
+    expect(out.take().toString('latin1')).toBe('x'.repeat(40));
+  });
 });

@@ -230,14 +230,25 @@ export function bodyData(e: DecodedEvent): Record<string, unknown> {
     };
   }
   const { kind: _kind, ...rest } = b as unknown as Record<string, unknown> & { kind: string };
+  // A GTID event's own GTID is the envelope's `gtid` (the transaction it starts): printed once, there.
+  if (b.kind === 'mysql_gtid' || b.kind === 'mariadb_gtid') delete rest['gtid'];
   return toJsonData(rest) as Record<string, unknown>;
 }
+
+/** The JSON of a TABLE_MAP body, per table map: the decoder hands out the same object while its bytes recur. */
+const tableMapJson = new WeakMap<TableMap, string>();
 
 /** One NDJSON line (with its newline) for an event. */
 export function renderNdjson(e: DecodedEvent): string {
   const head = envelope(e);
-  if (e.body.kind === 'rows') return rowsNdjson(head, e.body);
-  const data = JSON.stringify(bodyData(e));
+  const b = e.body;
+  if (b.kind === 'rows') return rowsNdjson(head, b);
+  let data: string;
+  if (b.kind === 'table_map') {
+    const cached = tableMapJson.get(b.tableMap);
+    data = cached ?? JSON.stringify(tableMapData(b.tableMap));
+    if (cached === undefined) tableMapJson.set(b.tableMap, data);
+  } else data = JSON.stringify(bodyData(e));
   return data === '{}' ? `${head}}\n` : `${head},${data.slice(1)}\n`;
 }
 

@@ -1,4 +1,4 @@
-import { putPadded, putUint } from './ascii-digits.js';
+import { DIGIT_PAIRS, putPadded, putUint } from './ascii-digits.js';
 import { ColumnType } from './column-types.js';
 import type { Cursor } from './cursor.js';
 import { MalformedEventError } from './errors.js';
@@ -190,17 +190,46 @@ function writeImage(
   const commaKeyAt = plan.commaKeyAt;
   const modes = plan.modes;
   const compiled = plan.compiled;
+  // A full image (the usual case) has every column present: no need to test the present bitmap per column.
+  const all = presentCount === width;
   out.ensure(1);
   out.buf[out.len++] = 0x7b; // {
   let bit = 0;
   for (let i = 0; i < width; i++) {
-    if ((((present[presentOff + (i >> 3)] as number) >> (i & 7)) & 1) === 0) continue;
+    if (!all && (((present[presentOff + (i >> 3)] as number) >> (i & 7)) & 1) === 0) continue;
     const isNull = (((buf[nullStart + (bit >> 3)] as number) >> (bit & 7)) & 1) === 1;
     if (bit === 0) out.words(keys, keyAt[i] as number, keyLength[i] as number);
     else out.words(keys, commaKeyAt[i] as number, (keyLength[i] as number) + 1);
     bit++;
-    if (isNull) out.words(LITERALS, NULL, 4);
-    else writeValue(out, rc, src, compiled[i] as CompiledColumn, modes[i] as number);
+    if (isNull) {
+      out.words(LITERALS, NULL, 4);
+      continue;
+    }
+    const c = compiled[i] as CompiledColumn;
+    // Each fast path returns false, having written and read nothing, for a value it leaves to the general path.
+    switch (modes[i]) {
+      case INT:
+        if (writeInt(out, rc, src, c)) continue;
+        break;
+      case INT64:
+        if (writeInt64(out, rc, src, c)) continue;
+        break;
+      case DECIMAL:
+        if (writeDecimal(out, rc, c)) continue;
+        break;
+      case DATETIME2:
+        if (writeDatetime2(out, rc, src, c)) continue;
+        break;
+      case ASCII_TEXT:
+        if (writeText(out, rc, src, c, false)) continue;
+        break;
+      case BINARY_TEXT:
+        if (writeText(out, rc, src, c, true)) continue;
+        break;
+      default:
+        break;
+    }
+    writeGeneral(out, rc, c);
   }
   out.ensure(1);
   out.buf[out.len++] = 0x7d; // }
@@ -210,79 +239,93 @@ const POW10 = [1, 10, 100, 1000, 10000, 100000, 1000000] as const;
 
 const HEX = Buffer.from('0123456789ABCDEF', 'latin1');
 
-/** One non-NULL value at rc.pos; advances past it. */
-function writeValue(out: NdjsonOutput, rc: Cursor, src: DataView, c: CompiledColumn, mode: number): void {
+/*
+ * The fast paths read through a DataView of the rows buffer (`src`, same offsets as `rc.buf`): its reads compile
+ * to plain loads, where Buffer's readUInt32LE and friends validate their offset argument on every call.
+ */
+
+/** TINY, SHORT, INT24, LONG. */
+function writeInt(out: NdjsonOutput, rc: Cursor, src: DataView, c: CompiledColumn): boolean {
+  const p = rc.pos;
+  const size = c.size;
+  if (p + size > rc.end) return false;
+  let v: number;
+  if (size === 4) v = c.unsigned ? src.getUint32(p, true) : src.getInt32(p, true);
+  else if (size === 2) v = c.unsigned ? src.getUint16(p, true) : src.getInt16(p, true);
+  else if (size === 1) v = c.unsigned ? src.getUint8(p) : src.getInt8(p);
+  else {
+    v = src.getUint16(p, true) + src.getUint8(p + 2) * 0x10000;
+    if (!c.unsigned && v >= 0x800000) v -= 0x1000000;
+  }
+  rc.pos = p + size;
+  quotedInteger(out, v);
+  return true;
+}
+
+/** LONGLONG below 2^53 in magnitude, an exact number; beyond, BigInt text (values/decode-value.ts). */
+function writeInt64(out: NdjsonOutput, rc: Cursor, src: DataView, c: CompiledColumn): boolean {
+  const p = rc.pos;
+  if (p + 8 > rc.end) return false;
+  const lo = src.getUint32(p, true);
+  if (c.unsigned) {
+    const hi = src.getUint32(p + 4, true);
+    if (hi >= 0x200000) return false;
+    quotedInteger(out, hi * 0x100000000 + lo);
+  } else {
+    const hi = src.getInt32(p + 4, true);
+    if (hi < -0x200000 || hi >= 0x200000) return false;
+    quotedInteger(out, hi * 0x100000000 + lo);
+  }
+  rc.pos = p + 8;
+  return true;
+}
+
+function writeDecimal(out: NdjsonOutput, rc: Cursor, c: CompiledColumn): boolean {
+  const p = rc.pos;
+  if (!(p + c.size <= rc.end)) return false;
+  // DECIMAL text holds only digits, '-' and '.': nothing to escape.
+  out.ensure(28);
+  const end = writeSmallDecimal(rc.buf, p, c.precision, c.scale, out.buf, out.len + 1);
+  if (end < 0) return false;
+  out.buf[out.len] = 0x22;
+  out.buf[end] = 0x22;
+  out.len = end + 1;
+  rc.pos = p + c.size;
+  return true;
+}
+
+function writeDatetime2(out: NdjsonOutput, rc: Cursor, src: DataView, c: CompiledColumn): boolean {
+  const p = rc.pos;
+  if (p + c.size > rc.end) return false;
+  datetime2(out, rc.buf, src, p, c.scale);
+  rc.pos = p + c.size;
+  return true;
+}
+
+/** A character value with a 1- or 2-byte length: ASCII copied as it is, or `{"hex"}` in the binary charset. */
+function writeText(
+  out: NdjsonOutput,
+  rc: Cursor,
+  src: DataView,
+  c: CompiledColumn,
+  binary: boolean,
+): boolean {
   const buf = rc.buf;
   const p = rc.pos;
-  switch (mode) {
-    case INT: {
-      const size = c.size;
-      if (p + size > rc.end) break;
-      let v: number;
-      if (size === 1) v = c.unsigned ? (buf[p] as number) : buf.readInt8(p);
-      else if (size === 2) v = c.unsigned ? buf.readUInt16LE(p) : buf.readInt16LE(p);
-      else if (size === 3) v = c.unsigned ? buf.readUIntLE(p, 3) : buf.readIntLE(p, 3);
-      else v = c.unsigned ? buf.readUInt32LE(p) : buf.readInt32LE(p);
-      rc.pos = p + size;
-      quotedInteger(out, v);
-      return;
-    }
-    case INT64: {
-      if (p + 8 > rc.end) break;
-      const lo = buf.readUInt32LE(p);
-      // Below 2^53 in magnitude the value is an exact number; beyond, BigInt text (values/decode-value.ts).
-      if (c.unsigned) {
-        const hi = buf.readUInt32LE(p + 4);
-        if (hi >= 0x200000) break;
-        quotedInteger(out, hi * 0x100000000 + lo);
-      } else {
-        const hi = buf.readInt32LE(p + 4);
-        if (hi < -0x200000 || hi >= 0x200000) break;
-        quotedInteger(out, hi * 0x100000000 + lo);
-      }
-      rc.pos = p + 8;
-      return;
-    }
-    case DECIMAL: {
-      if (!(p + c.size <= rc.end)) break;
-      // DECIMAL text holds only digits, '-' and '.': nothing to escape.
-      out.ensure(28);
-      const end = writeSmallDecimal(buf, p, c.precision, c.scale, out.buf, out.len + 1);
-      if (end < 0) break;
-      out.buf[out.len] = 0x22;
-      out.buf[end] = 0x22;
-      out.len = end + 1;
-      rc.pos = p + c.size;
-      return;
-    }
-    case DATETIME2:
-      if (p + c.size > rc.end) break;
-      datetime2(out, buf, p, c.scale);
-      rc.pos = p + c.size;
-      return;
-    case ASCII_TEXT:
-    case BINARY_TEXT: {
-      const prefix = c.prefix;
-      if (p + prefix > rc.end) break;
-      const len = prefix === 1 ? (buf[p] as number) : buf.readUInt16LE(p);
-      const start = p + prefix;
-      const end = start + len;
-      if (end > rc.end) break;
-      if (mode === BINARY_TEXT) {
-        binaryText(out, buf, start, end, c.padTo);
-        rc.pos = end;
-        return;
-      }
-      if (asciiText(out, src, buf, start, end)) {
-        rc.pos = end;
-        return;
-      }
-      break;
-    }
-    default:
-      break;
-  }
-  // The general path: the value decoder's text (or its error), quoted as render.ts quotes it.
+  const prefix = c.prefix;
+  if (p + prefix > rc.end) return false;
+  const len = prefix === 1 ? (buf[p] as number) : src.getUint16(p, true);
+  const start = p + prefix;
+  const end = start + len;
+  if (end > rc.end) return false;
+  if (binary) binaryText(out, buf, start, end, c.padTo);
+  else if (!asciiText(out, src, buf, start, end)) return false;
+  rc.pos = end;
+  return true;
+}
+
+/** The general path: the value decoder's text (or its error), quoted as render.ts quotes it. */
+function writeGeneral(out: NdjsonOutput, rc: Cursor, c: CompiledColumn): void {
   const v = decodeCompiled(rc, c);
   if (v === null) out.ascii('null');
   else if (typeof v === 'string') out.string(quote(v));
@@ -306,8 +349,13 @@ function quotedInteger(out: NdjsonOutput, n: number): void {
  * outside 0000..9999 or with a fraction field above 999999 (possible only in damaged bytes) are left to that
  * function.
  */
-function datetime2(out: NdjsonOutput, buf: Buffer, p: number, fsp: number): void {
-  const intPart = buf.readUIntBE(p, 5) - 0x8000000000;
+function datetime2(out: NdjsonOutput, buf: Buffer, src: DataView, p: number, fsp: number): void {
+  // 40 bits big-endian with the sign bit set for non-negative values: 1 sign bit, 17 bits year * 13 + month,
+  // 5 bits day (together `ymd`, 23 bits), then 17 bits hour/minute/second (`hms`). Read as bytes to stay in int32.
+  const b0 = buf[p] as number;
+  const b2 = buf[p + 2] as number;
+  const ymd = ((b0 & 0x7f) << 15) | ((buf[p + 1] as number) << 7) | (b2 >> 1);
+  const hms = ((b2 & 1) << 16) | ((buf[p + 3] as number) << 8) | (buf[p + 4] as number);
   let micros = 0;
   switch ((fsp + 1) >> 1) {
     case 0:
@@ -316,15 +364,14 @@ function datetime2(out: NdjsonOutput, buf: Buffer, p: number, fsp: number): void
       micros = (buf[p + 5] as number) * 10000;
       break;
     case 2:
-      micros = buf.readUInt16BE(p + 5) * 100;
+      micros = src.getUint16(p + 5) * 100;
       break;
     default:
-      micros = buf.readUIntBE(p + 5, 3);
+      micros = ((buf[p + 5] as number) << 16) | ((buf[p + 6] as number) << 8) | (buf[p + 7] as number);
   }
-  const ymd = Math.floor(intPart / 0x20000);
   const ym = ymd >>> 5;
   const year = (ym / 13) | 0;
-  if (intPart < 0 || micros > 999999 || year > 9999) {
+  if (b0 < 0x80 || micros > 999999 || year > 9999) {
     out.ensure(40);
     out.buf[out.len++] = 0x22;
     out.ascii(datetime2FromBinary(buf, p, fsp));
@@ -333,34 +380,37 @@ function datetime2(out: NdjsonOutput, buf: Buffer, p: number, fsp: number): void
   }
   const month = ym - year * 13;
   const day = ymd & 31;
-  const hms = intPart - ymd * 0x20000;
   const hour = hms >>> 12;
   const minute = (hms >>> 6) & 63;
   const second = hms & 63;
-  out.ensure(29);
-  const o = out.buf;
+  out.ensure(32);
+  const view = out.view;
   let n = out.len;
-  // Every field is a non-negative int32 here, so `| 0` divisions are exact.
-  o[n++] = 0x22;
-  o[n++] = 0x30 + ((year / 1000) | 0);
-  o[n++] = 0x30 + (((year / 100) | 0) % 10);
-  o[n++] = 0x30 + (((year / 10) | 0) % 10);
-  o[n++] = 0x30 + (year % 10);
-  o[n++] = 0x2d;
-  o[n++] = 0x30 + ((month / 10) | 0);
-  o[n++] = 0x30 + (month % 10);
-  o[n++] = 0x2d;
-  o[n++] = 0x30 + ((day / 10) | 0);
-  o[n++] = 0x30 + (day % 10);
-  o[n++] = 0x20;
-  o[n++] = 0x30 + ((hour / 10) | 0);
-  o[n++] = 0x30 + (hour % 10);
-  o[n++] = 0x3a;
-  o[n++] = 0x30 + ((minute / 10) | 0);
-  o[n++] = 0x30 + (minute % 10);
-  o[n++] = 0x3a;
-  o[n++] = 0x30 + ((second / 10) | 0);
-  o[n++] = 0x30 + (second % 10);
+  const d = PAIR_CODES;
+  // Every field is a non-negative int32 here, so `| 0` divisions are exact. The text is stored four bytes at a
+  // time (little-endian words; a pair code holds two digit characters): `"YYY` `Y-MM` `-DD ` `HH:M` `M:SS`.
+  // Seconds and minutes up to 63 and hours up to 31 stay within the pair table (damaged bytes print as digits).
+  const century = (year / 100) | 0;
+  const y = d[year - century * 100] as number;
+  const mi = d[minute] as number;
+  view.setUint32(n, 0x22 | ((d[century] as number) << 8) | ((y & 0xff) << 24), true);
+  view.setUint32(n + 4, (y >> 8) | 0x2d00 | ((d[month] as number) << 16), true);
+  view.setUint32(n + 8, 0x2d | ((d[day] as number) << 8) | 0x20000000, true);
+  view.setUint32(n + 12, (d[hour] as number) | 0x3a0000 | ((mi & 0xff) << 24), true);
+  view.setUint32(n + 16, (mi >> 8) | 0x3a00 | ((d[second] as number) << 16), true);
+  n += 20;
+  if (fsp === 6) {
+    // `.ffffff"`: two more words.
+    const f1 = (micros / 10000) | 0;
+    const rest = micros - f1 * 10000;
+    const f2 = (rest / 100) | 0;
+    const p2 = d[f2] as number;
+    view.setUint32(n, 0x2e | ((d[f1] as number) << 8) | ((p2 & 0xff) << 24), true);
+    view.setUint32(n + 4, (p2 >> 8) | ((d[rest - f2 * 100] as number) << 8) | 0x22000000, true);
+    out.len = n + 8;
+    return;
+  }
+  const o = out.buf;
   if (fsp > 0) {
     o[n++] = 0x2e;
     // The first fsp of the six microsecond digits.
@@ -369,6 +419,9 @@ function datetime2(out: NdjsonOutput, buf: Buffer, p: number, fsp: number): void
   o[n++] = 0x22;
   out.len = n;
 }
+
+/** "00" to "99" as 16-bit little-endian codes: the tens digit's character in the low byte. */
+const PAIR_CODES = Uint16Array.from({ length: 100 }, (_, i) => DIGIT_PAIRS.readUInt16LE(2 * i));
 
 /**
  * A character value copied as it is when every byte is printable ASCII other than `"` and `\`: such bytes are

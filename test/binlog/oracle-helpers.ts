@@ -9,7 +9,9 @@ import type { MariaDbSandbox } from '../harness/mariadb.js';
 /**
  * The live oracle: a table with every column type at edge values, changed by INSERT, UPDATE and DELETE on a
  * private MariaDB, whose binlog row images must equal what SELECT returns as text (HEX for binary columns,
- * TIMESTAMP read with time_zone '+00:00').
+ * TIMESTAMP read with time_zone '+00:00'). FLOAT is the exception: its canonical text is the shortest that
+ * identifies the stored float32, which the server's 6-digit text does not always do, so the oracle for FLOAT is
+ * the stored value itself (`col + 0e0` prints the float32 widened to a double, exactly).
  *
  * Reusable by any path that yields row changes (`binlog decode` on the datadir's file, `binlog tail` over
  * replication): run `runOracleWorkload`, collect that path's row events for the table, and hand both to
@@ -17,8 +19,11 @@ import type { MariaDbSandbox } from '../harness/mariadb.js';
  * the server on every value).
  */
 
-/** How SELECT must read a column so that its text is comparable with the canonical encoding. */
-type SelectAs = 'text' | 'hex' | { readonly bitWidth: number };
+/**
+ * How SELECT must read a column so that its text is comparable with the canonical encoding; `float32` reads the
+ * exact stored value, which the decoded text must read back as (`Math.fround(Number(text))`).
+ */
+type SelectAs = 'text' | 'hex' | 'float32' | { readonly bitWidth: number };
 
 export interface OracleColumn {
   readonly name: string;
@@ -46,7 +51,7 @@ export const ORACLE_COLUMNS: readonly OracleColumn[] = [
   { name: 'd10', ddl: 'DECIMAL(10,2)', selectAs: 'text' },
   { name: 'd55', ddl: 'DECIMAL(5,5)', selectAs: 'text' },
   { name: 'd1', ddl: 'DECIMAL(1,0)', selectAs: 'text' },
-  { name: 'f', ddl: 'FLOAT', selectAs: 'text' },
+  { name: 'f', ddl: 'FLOAT', selectAs: 'float32' },
   { name: 'dbl', ddl: 'DOUBLE', selectAs: 'text' },
   { name: 'b64', ddl: 'BIT(64)', selectAs: { bitWidth: 64 } },
   { name: 'b1', ddl: 'BIT(1)', selectAs: { bitWidth: 1 } },
@@ -286,7 +291,10 @@ const INSERTS: readonly Readonly<Record<string, string>>[] = [
   { id: '4' },
 ];
 
-/** FLOAT/DOUBLE values whose text is easy to get wrong: rounding ties, exponent switch points, subnormals. */
+/**
+ * FLOAT/DOUBLE values whose text is easy to get wrong: rounding ties, exponent switch points, subnormals, values
+ * whose 6-digit FLOAT text names another float32 (123456789, 16777217, 3.14159265), powers of two.
+ */
 const FLOATS: readonly [string, string][] = [
   ['1e20', '1e20'],
   ['-1.5e-7', '-1.5e-7'],
@@ -305,6 +313,12 @@ const FLOATS: readonly [string, string][] = [
   ['3.14159265', '3.141592653589793'],
   ['999999.5', '0.000001'],
   ['9999995', '1e-7'],
+  ['1e-45', '4.9406564584124654e-324'],
+  ['-123456789', '-9007199254740993'],
+  ['3.4028234e38', '0.1e-5'],
+  ['33554432', '9007199254740992'],
+  ['0.3', '1.7976931348623157e308'],
+  ['1.0000001', '2.2250738585072009e-308'],
 ];
 
 function insertSql(row: Readonly<Record<string, string>>): string {
@@ -330,6 +344,7 @@ function selectList(): string {
     if (c.selectAs === 'text') return q;
     // HEX(bit) prints the number; pad it back to the ceil(M/8) bytes the column stores.
     if (c.selectAs === 'hex') return `HEX(${q}) AS ${q}`;
+    if (c.selectAs === 'float32') return `${q} + 0e0 AS ${q}`;
     return `IF(${q} IS NULL, NULL, LPAD(HEX(${q}), ${2 * Math.ceil(c.selectAs.bitWidth / 8)}, '0')) AS ${q}`;
   }).join(', ');
 }
@@ -341,7 +356,7 @@ async function snapshot(conn: mysql.Connection): Promise<Map<string, ExpectedRow
     const row: ExpectedRow = {};
     for (const c of ORACLE_COLUMNS) {
       const v = raw[c.name] ?? null;
-      row[c.name] = v === null || c.selectAs === 'text' ? v : { hex: v };
+      row[c.name] = v === null || c.selectAs === 'text' || c.selectAs === 'float32' ? v : { hex: v };
     }
     out.set(String(raw.id), row);
   }
@@ -473,9 +488,19 @@ function show(v: CanonicalValue | ExpectedValue | undefined): string {
   return s.length > 120 ? `${s.slice(0, 117)}...` : s;
 }
 
-function sameValue(expected: ExpectedValue, actual: CanonicalValue | undefined): boolean {
+function sameValue(
+  expected: ExpectedValue,
+  actual: CanonicalValue | undefined,
+  column: OracleColumn,
+): boolean {
   if (actual === undefined) return false;
   if (expected === null || actual === null) return expected === actual;
+  if (column.selectAs === 'float32') {
+    // The stored float32 (exact as a double), and a text that reads back as exactly it.
+    if (typeof expected !== 'string' || typeof actual !== 'string') return false;
+    const stored = Number(expected);
+    return Math.fround(stored) === stored && Math.fround(Number(actual)) === stored;
+  }
   if (typeof expected === 'string' || typeof actual === 'string') return expected === actual;
   return expected.hex === actual.hex;
 }
@@ -512,7 +537,7 @@ export function compareOracle(
       for (const c of ORACLE_COLUMNS) {
         const ev = e[c.name] ?? null;
         const av = a[c.name];
-        if (!sameValue(ev, av))
+        if (!sameValue(ev, av, c))
           problems.push(`${label} ${side}.${c.name}: SELECT ${show(ev)}, decoded ${show(av)}`);
       }
     }

@@ -42,13 +42,9 @@ const scratch = Buffer.alloc(80);
  * value only), `complement` undoes a negative value's one's complement.
  */
 function readGroup(buf: Buffer, p: number, n: number, flipSign: boolean, complement: boolean): number {
-  let v = 0;
-  for (let i = 0; i < n; i++) {
-    let b = buf[p + i] as number;
-    if (flipSign && i === 0) b ^= 0x80;
-    if (complement) b ^= 0xff;
-    v = v * 256 + b;
-  }
+  const mask = complement ? 0xff : 0;
+  let v = (buf[p] as number) ^ (flipSign ? 0x80 : 0) ^ mask;
+  for (let i = 1; i < n; i++) v = v * 256 + ((buf[p + i] as number) ^ mask);
   return v;
 }
 
@@ -146,11 +142,42 @@ export function writeSmallDecimal(
 ): number {
   const intg = precision - scale;
   if (!(precision >= 1 && scale >= 0 && intg >= 0 && intg <= 15 && scale <= 9)) return -1;
-  readSmallDecimal(buf, pos, intg, scale);
-  const v = smallInt;
-  const frac = smallFrac;
+  // readSmallDecimal, unrolled for the row writer's hot path: the same groups, checks and errors, read inline.
+  const mask = ((buf[pos] as number) & 0x80) === 0 ? 0xff : 0;
+  let flip = 0x80;
+  let p = pos;
+  let v = 0;
+  const lead = intg % 9;
+  if (lead > 0) {
+    const n = DIG2BYTES[lead] as number;
+    let g = (buf[p] as number) ^ flip ^ mask;
+    for (let i = 1; i < n; i++) g = g * 256 + ((buf[p + i] as number) ^ mask);
+    if (g >= (POW10[lead] as number)) throw badGroup(precision, scale, lead, g, p);
+    v = g;
+    flip = 0;
+    p += n;
+  }
+  if (intg >= 9) {
+    const g =
+      ((((buf[p] as number) ^ flip ^ mask) << 24) >>> 0) +
+      ((((buf[p + 1] as number) ^ mask) << 16) |
+        (((buf[p + 2] as number) ^ mask) << 8) |
+        ((buf[p + 3] as number) ^ mask));
+    if (g >= 1000000000) throw badGroup(precision, scale, 9, g, p);
+    v = v * 1000000000 + g;
+    flip = 0;
+    p += 4;
+  }
+  let frac = 0;
+  if (scale > 0) {
+    const n = scale === 9 ? 4 : (DIG2BYTES[scale] as number);
+    let g = (buf[p] as number) ^ flip ^ mask;
+    for (let i = 1; i < n; i++) g = g * 256 + ((buf[p + i] as number) ^ mask);
+    if (g >= (POW10[scale] as number)) throw badGroup(precision, scale, scale, g, p);
+    frac = g;
+  }
   let w = at;
-  if (smallNegative && (v !== 0 || frac !== 0)) out[w++] = 0x2d;
+  if (mask !== 0 && (v !== 0 || frac !== 0)) out[w++] = 0x2d;
   w = putUint(out, w, v);
   if (scale > 0) {
     out[w++] = 0x2e;

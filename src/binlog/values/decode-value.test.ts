@@ -68,10 +68,13 @@ describe('decodeValue: YEAR, FLOAT, DOUBLE, DECIMAL', () => {
     expect(decode('ff', col(ColumnType.YEAR))).toBe('2155');
   });
 
-  it('prints FLOAT with 6 significant digits and DOUBLE with the shortest exact digits', () => {
+  it('prints FLOAT and DOUBLE with the shortest digits that identify the stored value', () => {
     const f = Buffer.alloc(4);
+    // The float32 nearest 123456789 is 123456792; the server's 6 digits (123457000) would name another float32.
     f.writeFloatLE(123456789);
-    expect(decode(f, col(ColumnType.FLOAT, 4))).toBe('123457000');
+    expect(decode(f, col(ColumnType.FLOAT, 4))).toBe('123456790');
+    f.writeFloatLE(0.1);
+    expect(decode(f, col(ColumnType.FLOAT, 4))).toBe('0.1');
     const d = Buffer.alloc(8);
     d.writeDoubleLE(-1.5e-7);
     expect(decode(d, col(ColumnType.DOUBLE, 8))).toBe('-0.00000015');

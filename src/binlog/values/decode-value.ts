@@ -305,18 +305,28 @@ export function decodeCompiled(cur: Cursor, c: CompiledColumn): CanonicalValue {
     // ENUM/SET read their own width; NULL and unknown types read nothing.
     if (size > 0 && type !== ColumnType.ENUM && p + size > cur.end) cur.need(size, valueName(type));
     switch (type) {
-      case ColumnType.TINY:
+      // Integers are assembled from bytes (shifts sign-extend): Buffer's readInt32LE and friends validate their
+      // offset argument on every call, which shows on this path.
+      case ColumnType.TINY: {
         cur.pos = p + 1;
-        return String(c.unsigned ? (buf[p] as number) : buf.readInt8(p));
-      case ColumnType.SHORT:
+        const v = buf[p] as number;
+        return String(c.unsigned ? v : (v << 24) >> 24);
+      }
+      case ColumnType.SHORT: {
         cur.pos = p + 2;
-        return String(c.unsigned ? buf.readUInt16LE(p) : buf.readInt16LE(p));
-      case ColumnType.INT24:
+        const v = (buf[p] as number) | ((buf[p + 1] as number) << 8);
+        return String(c.unsigned ? v : (v << 16) >> 16);
+      }
+      case ColumnType.INT24: {
         cur.pos = p + 3;
-        return String(c.unsigned ? buf.readUIntLE(p, 3) : buf.readIntLE(p, 3));
-      case ColumnType.LONG:
+        const v = (buf[p] as number) | ((buf[p + 1] as number) << 8) | ((buf[p + 2] as number) << 16);
+        return String(c.unsigned ? v : (v << 8) >> 8);
+      }
+      case ColumnType.LONG: {
         cur.pos = p + 4;
-        return String(c.unsigned ? buf.readUInt32LE(p) : buf.readInt32LE(p));
+        const v = int32At(buf, p);
+        return String(c.unsigned ? v >>> 0 : v);
+      }
       case ColumnType.LONGLONG:
         cur.pos = p + 8;
         return int64Text(buf, p, c.unsigned);
@@ -406,14 +416,24 @@ function hex(buf: Buffer, start: number, end: number): { readonly hex: string } 
   return { hex: buf.toString('hex', start, end).toUpperCase() };
 }
 
+/** The little-endian int32 at p (the caller checked the bounds). */
+function int32At(buf: Buffer, p: number): number {
+  return (
+    (buf[p] as number) |
+    ((buf[p + 1] as number) << 8) |
+    ((buf[p + 2] as number) << 16) |
+    ((buf[p + 3] as number) << 24)
+  );
+}
+
 /** 64-bit integer as exact decimal text: a number while the value is below 2^53, a BigInt only beyond. */
 function int64Text(buf: Buffer, p: number, unsigned: boolean): string {
-  const lo = buf.readUInt32LE(p);
+  const lo = int32At(buf, p) >>> 0;
   if (unsigned) {
-    const hi = buf.readUInt32LE(p + 4);
+    const hi = int32At(buf, p + 4) >>> 0;
     return hi < 0x200000 ? String(hi * 0x100000000 + lo) : buf.readBigUInt64LE(p).toString();
   }
-  const hi = buf.readInt32LE(p + 4);
+  const hi = int32At(buf, p + 4);
   return hi >= -0x200000 && hi < 0x200000 ? String(hi * 0x100000000 + lo) : buf.readBigInt64LE(p).toString();
 }
 
@@ -473,9 +493,17 @@ function text(buf: Buffer, start: number, end: number, c: CompiledColumn): Canon
   }
 }
 
-/** UTF-8 text; equal to `buf.toString('utf8', start, end)`. */
-function utf8Text(buf: Buffer, start: number, end: number): string {
-  return buf.toString('utf8', start, end);
+/**
+ * UTF-8 text; equal to `buf.toString('utf8', start, end)`, which (Node's lib/buffer.js) looks the encoding up and
+ * then calls the Buffer's own `utf8Slice`: called directly where it exists, saving a third of a short value's cost.
+ */
+const utf8Text: (buf: Buffer, start: number, end: number) => string =
+  typeof (Buffer.prototype as unknown as Partial<Utf8Sliceable>).utf8Slice === 'function'
+    ? (buf, start, end) => (buf as unknown as Utf8Sliceable).utf8Slice(start, end)
+    : (buf, start, end) => buf.toString('utf8', start, end);
+
+interface Utf8Sliceable {
+  utf8Slice(start: number, end: number): string;
 }
 
 /** ENUM storage width: 1 or 2 bytes from the metadata, else from the member count. */

@@ -51,9 +51,9 @@ function readFraction(buf: Buffer, p: number, fsp: number): number {
     case 1:
       return (buf[p] as number) * 10000;
     case 2:
-      return buf.readUInt16BE(p) * 100;
+      return (((buf[p] as number) << 8) | (buf[p + 1] as number)) * 100;
     default:
-      return buf.readUIntBE(p, 3);
+      return ((buf[p] as number) << 16) | ((buf[p + 1] as number) << 8) | (buf[p + 2] as number);
   }
 }
 
@@ -121,7 +121,10 @@ export function time2FromBinary(buf: Buffer, p: number, fsp: number): string {
  * year*13+month (17 bits), day (5), hour (5), minute (6), second (6); then the fraction.
  */
 export function datetime2FromBinary(buf: Buffer, p: number, fsp: number): string {
-  const intPart = buf.readUIntBE(p, 5) - 0x8000000000;
+  const intPart =
+    ((buf[p] as number) - 0x80) * 0x100000000 +
+    (((buf[p + 1] as number) << 24) >>> 0) +
+    (((buf[p + 2] as number) << 16) | ((buf[p + 3] as number) << 8) | (buf[p + 4] as number));
   const micros = readFraction(buf, p + 5, fsp);
   const ymdhms = intPart < 0 ? -intPart : intPart;
   const ymd = Math.floor(ymdhms / 0x20000);

@@ -54,7 +54,10 @@ export const binlogDecodeCommand: CommandSpec = {
           for await (const event of readBinlogFile(file, options)) await out.write(renderText(event));
         } else {
           // NDJSON comes from the decoder in large buffers, written without building row objects.
-          for await (const chunk of readBinlogFileNdjson(file, options)) await out.writeBytes(chunk);
+          // Each buffer is written (and the write completed) before the next is asked for, so the decoder may
+          // write the next output over it.
+          const ndjson = readBinlogFileNdjson(file, { ...options, reuseBuffers: true });
+          for await (const chunk of ndjson) await out.writeBytes(chunk);
         }
       }
     } finally {
@@ -79,10 +82,15 @@ class BatchedWriter {
     if (this.#pending.length >= BATCH_BYTES) await this.flush();
   }
 
-  /** Writes a buffer as it is (after any pending text); the caller hands over its ownership. */
+  /** Writes a buffer as it is (after any pending text); resolves once the stream is done with its bytes. */
   async writeBytes(chunk: Buffer): Promise<void> {
     await this.flush();
-    if (!this.#stream.write(chunk)) await once(this.#stream, 'drain');
+    await new Promise<void>((resolve, reject) => {
+      this.#stream.write(chunk, (err) => {
+        if (err) reject(err);
+        else resolve();
+      });
+    });
   }
 
   async flush(): Promise<void> {
