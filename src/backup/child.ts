@@ -15,6 +15,8 @@ export interface ToolRunOptions {
   readonly tailBytes?: number;
   /** Grace period between SIGTERM and SIGKILL when aborted (default 5 s). */
   readonly killAfterMs?: number;
+  /** Called with the child's process id once it is spawned (to watch which files it holds open). */
+  readonly onSpawn?: (pid: number) => void;
 }
 
 export interface ToolRunResult {
@@ -64,6 +66,7 @@ export function runTool(
         for (const line of lines) if (line.trim() !== '') options.logger.debug({ tool: bin }, line);
       }
     };
+    if (child.pid !== undefined) options.onSpawn?.(child.pid);
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
 

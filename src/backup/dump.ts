@@ -1,20 +1,19 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { isDbtrailError, messageOf } from '../lib/errors.js';
+import { randomUUID } from 'node:crypto';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { messageOf } from '../lib/errors.js';
 import type { Logger } from '../log/logger.js';
 import { connectSource, type SourceConnection } from '../source/connect.js';
 import type { ResolvedDsn } from '../source/dsn.js';
 import { probeServer } from '../source/server-facts.js';
-import { AGE_FILE_SUFFIX, encryptFile, parseRecipient } from './encryption.js';
+import { parseRecipient } from './encryption.js';
 import {
   BackupIoError,
   CoordinatesMissingError,
   DumpAbortedError,
   DumpMetadataError,
   DumpOptionsError,
+  DumpStalledError,
   OutputDirError,
 } from './errors.js';
 import { watchDirectorySize } from '../lib/dir-size.js';
@@ -29,6 +28,8 @@ import {
   type Coordinates,
   type Manifest,
   type ManifestFile,
+  signManifest,
+  type ManifestV1,
 } from './manifest.js';
 import {
   normaliseFilters,
@@ -38,6 +39,9 @@ import {
   type DumpFilters,
 } from './mydumper.js';
 import type { ClientOptions } from './option-file.js';
+import { FileSealer } from './sealer.js';
+import { watchForStall } from './stall-watch.js';
+import type { ManifestSigner } from './signing.js';
 
 /**
  * The dump service: one consistent backup of one server into a new local directory, described by manifest.json.
@@ -49,7 +53,9 @@ import type { ClientOptions } from './option-file.js';
  *    itself (which may be the user's) is created if missing but never emptied or removed.
  * 3. Read the binlog position, run the tool, read the position again: the tool's coordinates must lie between
  *    the two, which catches a tool that wrote coordinates of another server or none that make sense.
- * 4. Encrypt (when asked) right after the tool exits, then hash: see `sealFiles` for why not during the dump.
+ * 4. Seal each file (hash it, or encrypt it and hash the ciphertext) as soon as mydumper has completed it, while
+ *    it writes the others (see sealer.ts), so that the dump step costs little more than the tool itself and a
+ *    caller can upload sealed files early (`onFileSealed`). Physical backups are sealed after the tool exits.
  * 5. Write manifest.json last (temporary name, then rename), so a directory without one is visibly incomplete.
  * Any failure removes the new directory and releases the lock; a backup without coordinates is never "good".
  */
@@ -82,6 +88,29 @@ export interface DumpRequest {
   }) => void;
   /** The id to give the backup (the catalog's id when the dump runs as part of `backup run`); a new UUID otherwise. */
   readonly backupId?: string;
+  /**
+   * Signs the manifest (version 2, src/backup/signing.ts). Every command and agent passes this home's signer;
+   * without one the manifest is written unsigned as version 1, which verify reports as "unsigned".
+   */
+  readonly signer?: ManifestSigner;
+  /** Called once the backup directory exists, before the tool runs, with what places the backup in a store. */
+  readonly onDumpStarted?: (started: DumpStarted) => void;
+  /**
+   * Called for each file once it is sealed (final bytes, size and SHA-256 known), often while the tool still runs.
+   * A file may be reported again with other digests if it changed after all; the manifest has the last ones.
+   */
+  readonly onFileSealed?: (file: ManifestFile, localPath: string) => void;
+  /** How long mydumper may use no CPU, with no query of it running, before it counts as stalled (default 60 s). */
+  readonly stallMs?: number;
+}
+
+export interface DumpStarted {
+  readonly backupId: string;
+  readonly dir: string;
+  /** The manifest's `started_at`. */
+  readonly startedAt: string;
+  readonly tenant: string;
+  readonly serverName: string;
 }
 
 export interface DumpResult {
@@ -95,6 +124,26 @@ export interface DumpResult {
 const SERVER_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export async function runDump(request: DumpRequest): Promise<DumpResult> {
+  try {
+    return await runDumpOnce(request);
+  } catch (err) {
+    // A stalled tool is stopped and its directory removed; one more attempt usually runs clean (see DumpStalledError).
+    if (!(err instanceof DumpStalledError)) throw err;
+    request.logger?.warn({ error: err.message }, 'Dump stalled; dumping again');
+    return runDumpOnce(request);
+  }
+}
+
+/** Whether no session of `user` other than this one is running a statement on the server. */
+async function runsNoQuery(conn: SourceConnection, user: string): Promise<boolean> {
+  const rows = await conn.query<{ n: string | number }>(
+    "SELECT COUNT(*) AS n FROM information_schema.processlist WHERE user = ? AND id <> CONNECTION_ID() AND command NOT IN ('Sleep', 'Daemon')",
+    [user],
+  );
+  return Number(rows[0]?.n ?? 1) === 0;
+}
+
+async function runDumpOnce(request: DumpRequest): Promise<DumpResult> {
   const logger = request.logger?.child({ component: 'dump', server: request.serverName });
   const tool = request.tool ?? 'mydumper';
   const threads = request.threads ?? 4;
@@ -134,9 +183,24 @@ export async function runDump(request: DumpRequest): Promise<DumpResult> {
   const backupId = request.backupId ?? randomUUID();
   const startedAt = new Date();
   let dir: string | undefined;
+  let sealer: FileSealer | undefined;
   try {
     dir = await createBackupDir(request.outDir, request.serverName, startedAt, backupId);
     logger?.info({ backupId, dir, tool, threads }, 'Dump started');
+    request.onDumpStarted?.({
+      backupId,
+      dir,
+      startedAt: startedAt.toISOString(),
+      tenant: request.tenant,
+      serverName: request.serverName,
+    });
+    sealer = new FileSealer(dir, {
+      recipients,
+      concurrency: request.concurrency ?? 4,
+      ...(request.signal !== undefined ? { signal: request.signal } : {}),
+      ...(request.onFileSealed !== undefined ? { onSealed: request.onFileSealed } : {}),
+    });
+    const watching = sealer;
     const before = await withConnection(request.dsn, readBinlogPosition);
     const connection = clientOptions(request.dsn);
     const onProgress = request.onProgress;
@@ -153,19 +217,48 @@ export async function runDump(request: DumpRequest): Promise<DumpResult> {
     let stored: Compression = compression;
     try {
       if (tool === 'mydumper') {
-        const run = await runMydumper({
-          connection,
-          outputDir: dir,
-          threads,
-          filters,
-          compression,
-          ...(request.bins?.mydumper !== undefined ? { bin: request.bins.mydumper } : {}),
-          ...(request.transactionalOnly !== undefined
-            ? { transactionalOnly: request.transactionalOnly }
-            : {}),
-          ...(logger !== undefined ? { logger } : {}),
-          ...(request.signal !== undefined ? { signal: request.signal } : {}),
-        });
+        const stall = new AbortController();
+        let stalledMs: number | undefined;
+        let stopStallWatch = (): void => undefined;
+        const signal =
+          request.signal !== undefined ? AbortSignal.any([request.signal, stall.signal]) : stall.signal;
+        let run: Awaited<ReturnType<typeof runMydumper>>;
+        try {
+          run = await runMydumper({
+            connection,
+            outputDir: dir,
+            threads,
+            filters,
+            compression,
+            ...(request.bins?.mydumper !== undefined ? { bin: request.bins.mydumper } : {}),
+            ...(request.transactionalOnly !== undefined
+              ? { transactionalOnly: request.transactionalOnly }
+              : {}),
+            ...(logger !== undefined ? { logger } : {}),
+            signal,
+            onSpawn: (pid) => {
+              watching.watch(pid);
+              stopStallWatch = watchForStall(pid, {
+                ...(request.stallMs !== undefined ? { stallMs: request.stallMs } : {}),
+                isServerIdle: () => withConnection(request.dsn, (c) => runsNoQuery(c, request.dsn.user)),
+                onStall: (ms) => {
+                  stalledMs = ms;
+                  stall.abort();
+                },
+              });
+            },
+          });
+        } catch (err) {
+          if (stalledMs !== undefined && request.signal?.aborted !== true) {
+            throw new DumpStalledError(
+              `Cannot finish the dump: mydumper used no CPU for ${Math.round(stalledMs / 1000)} s while the server ran no query for it, so it was stopped`,
+              { cause: err, fields: { dir } },
+            );
+          }
+          throw err;
+        } finally {
+          stopStallWatch();
+        }
         toolVersion = versionString(run.version);
         coordinates = run.metadata.coordinates;
         stored = run.compression;
@@ -195,9 +288,10 @@ export async function runDump(request: DumpRequest): Promise<DumpResult> {
     );
 
     throwIfAborted(request.signal);
-    const files = await sealFiles(dir, recipients, request.concurrency ?? 4, request.signal);
+    const files = await sealer.finish();
+    logger?.debug({ backupId, files: files.length, sealedEarly: sealer.sealedEarly }, 'Dump files sealed');
     const finishedAt = new Date();
-    const manifest: Manifest = {
+    const unsigned: ManifestV1 = {
       format: MANIFEST_FORMAT,
       version: 1,
       backup_id: backupId,
@@ -220,6 +314,8 @@ export async function runDump(request: DumpRequest): Promise<DumpResult> {
       encryption: recipients.length > 0 ? { scheme: 'age', recipients } : null,
       files,
     };
+    const manifest: Manifest =
+      request.signer === undefined ? unsigned : signManifest(unsigned, request.signer);
     await writeManifest(dir, manifest);
     const bytes = files.reduce((n, f) => n + f.size, 0);
     logger?.info(
@@ -234,6 +330,7 @@ export async function runDump(request: DumpRequest): Promise<DumpResult> {
     );
     return { backupId, dir, manifest, bytes };
   } catch (err) {
+    await sealer?.stop();
     if (dir !== undefined) {
       logger?.warn({ backupId, dir, error: messageOf(err) }, 'Dump failed; removing its directory');
       await rm(dir, { recursive: true, force: true }).catch(() => undefined);
@@ -385,72 +482,6 @@ async function addSchemaCreateFiles(dsn: ResolvedDsn, dir: string, filters: Dump
       await writeFile(join(dir, `${schema}-schema-create.sql`), `${statement};\n`, { flag: 'wx' });
     }
   });
-}
-
-/** Every regular file under `dir`, as sorted forward-slash paths relative to it, without the manifest. */
-export async function listBackupFiles(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  const out: string[] = [];
-  for (const e of entries) {
-    if (!e.isFile()) continue;
-    const rel = relative(dir, join(e.parentPath, e.name)).split(sep).join('/');
-    if (rel === MANIFEST_FILE) continue;
-    out.push(rel);
-  }
-  return out.sort();
-}
-
-/**
- * Encrypts (when there are recipients) and hashes every file, returning the manifest's file list.
- *
- * Files are encrypted right after the tool exits, not as it writes them: mydumper before 0.14 has no hook that
- * says a file is complete (its `--exec` arrived later), and putting a pipe in place of each file would change
- * how the tool writes. Sealing costs one sequential read and write per file at the native ChaCha20 speed (about
- * 900 MB/s, several files at once), a few seconds per GB against a dump that runs at the server's pace, and the
- * hash of the stored bytes is taken in the same pass. The plaintext lives only in the new 0700 directory and
- * each file is removed as soon as its encrypted copy is complete.
- */
-async function sealFiles(
-  dir: string,
-  recipients: readonly string[],
-  concurrency: number,
-  signal?: AbortSignal,
-): Promise<ManifestFile[]> {
-  const paths = await listBackupFiles(dir);
-  const results = new Map<string, ManifestFile>();
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < paths.length) {
-      throwIfAborted(signal);
-      const path = paths[next++] as string;
-      const full = join(dir, path);
-      if (recipients.length > 0) {
-        const sealed = await encryptFile(full, `${full}${AGE_FILE_SUFFIX}`, recipients, signal);
-        await unlink(full);
-        results.set(path, { path: `${path}${AGE_FILE_SUFFIX}`, ...sealed });
-      } else {
-        results.set(path, { path, ...(await hashFile(full)) });
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, paths.length)) }, worker));
-  return paths
-    .map((p) => results.get(p) as ManifestFile)
-    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-}
-
-export async function hashFile(path: string): Promise<{ size: number; sha256: string }> {
-  const hash = createHash('sha256');
-  try {
-    await pipeline(createReadStream(path), hash);
-    return { size: (await stat(path)).size, sha256: hash.digest('hex') };
-  } catch (err) {
-    if (isDbtrailError(err)) throw err;
-    throw new BackupIoError(`Cannot hash ${path}: ${messageOf(err)}`, {
-      cause: err,
-      code: (err as { code?: string }).code,
-    });
-  }
 }
 
 async function writeManifest(dir: string, manifest: Manifest): Promise<void> {

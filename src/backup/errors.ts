@@ -62,6 +62,17 @@ export class LockHeldError extends DbtrailError {
 }
 
 /** The backup was aborted by a signal before it finished. */
+/**
+ * The dump tool stopped making progress: no CPU time used for a long while and no query of the dump user running
+ * on the server. mydumper 0.10 does this now and then at the very end of a dump (a worker thread blocks for ever
+ * in g_async_queue_push while the main thread joins it); the dump is stopped and, once, run again.
+ */
+export class DumpStalledError extends DbtrailError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super('BACKUP_DUMP_STALLED', 'internal', message, options);
+  }
+}
+
 export class DumpAbortedError extends DbtrailError {
   constructor(message: string, options: ErrorOptions = {}) {
     super('BACKUP_ABORTED', 'internal', message, options);
@@ -107,5 +118,22 @@ export class BackupNotUploadableError extends DbtrailError {
 export class BackupLocationError extends DbtrailError {
   constructor(message: string, options: ErrorOptions = {}) {
     super('BACKUP_LOCATION_UNKNOWN', 'not_found', message, options);
+  }
+}
+
+/** The manifest signing key file cannot be created or read, or holds no Ed25519 private key. */
+export class SigningKeyError extends DbtrailError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super('BACKUP_SIGNING_KEY_INVALID', 'config', message, options);
+  }
+}
+
+/**
+ * A manifest signature that does not hold: the manifest was modified after signing, or it was signed by a key
+ * that is not trusted here. Nothing the manifest says (sizes, checksums, coordinates) can be relied on.
+ */
+export class ManifestSignatureError extends DbtrailError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super('BACKUP_MANIFEST_SIGNATURE_INVALID', 'integrity', message, options);
   }
 }

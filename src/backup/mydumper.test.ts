@@ -98,6 +98,7 @@ describe('mydumperArgs', () => {
         '--triggers',
         '--events',
         '--routines',
+        '--chunk-filesize=32',
       ]),
     );
     expect(plan({ version: V0202_5, threads: 1 })).toContain('--threads=2');

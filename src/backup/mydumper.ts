@@ -152,6 +152,9 @@ export function filterRegex(filters: DumpFilters): string {
   return `^(?!(${SYSTEM_SCHEMAS.join('|')})\\.)`;
 }
 
+/** Size in MB after which mydumper starts a new data file for the same table. */
+export const CHUNK_FILESIZE_MB = 32;
+
 export interface MydumperPlanInput {
   readonly version: MydumperVersion;
   readonly optionFile: string;
@@ -201,6 +204,9 @@ export function mydumperArgs(input: MydumperPlanInput): string[] {
   args.push(`--threads=${threads}`);
   args.push(`--regex=${filterRegex(input.filters)}`);
   args.push('--triggers', '--events', '--routines');
+  // Data files of at most this size: each completes (is closed) early in the dump, so that it can be hashed,
+  // encrypted and uploaded while mydumper writes the next ones; myloader also restores them in parallel.
+  args.push(`--chunk-filesize=${CHUNK_FILESIZE_MB}`);
   args.push('--verbose=3');
   if (input.transactionalOnly === true && compareVersion(v, [0, 19, 0]) < 0)
     args.push('--trx-consistency-only');
@@ -249,6 +255,8 @@ export interface MydumperRunOptions {
   readonly transactionalOnly?: boolean;
   readonly logger?: Logger;
   readonly signal?: AbortSignal;
+  /** Called with mydumper's process id once it runs. */
+  readonly onSpawn?: (pid: number) => void;
 }
 
 export interface MydumperRun {
@@ -276,6 +284,7 @@ export async function runMydumper(options: MydumperRunOptions): Promise<Mydumper
     const result = await runTool(bin, args, {
       ...(options.logger !== undefined ? { logger: options.logger } : {}),
       ...(options.signal !== undefined ? { signal: options.signal } : {}),
+      ...(options.onSpawn !== undefined ? { onSpawn: options.onSpawn } : {}),
     });
     if (result.code !== 0) {
       throw new DumpFailedError(

@@ -4,7 +4,9 @@ import type { Logger } from '../log/logger.js';
 import type { ObjectStore } from '../objects/store.js';
 import { failureOf, type BackupCatalog, type BackupRecord } from '../store/catalog.js';
 import { runDump, type DumpRequest, type DumpResult } from './dump.js';
+import { EarlyUpload } from './early-upload.js';
 import { BackupNotUploadableError } from './errors.js';
+import { DEFAULT_CONCURRENCY } from './transfer.js';
 import { uploadBackup, type UploadOptions, type UploadResult } from './upload.js';
 
 /**
@@ -62,12 +64,39 @@ export async function runBackup(deps: BackupRunDeps, request: BackupRunRequest):
   else if (record.tool !== tool) record = await deps.catalog.record(id, actual);
   request.onStatus?.(record);
 
+  // Files go up while the dump still runs (early-upload.ts); the final pass below checks them against the
+  // finished manifest, uploads what is missing and writes the manifest last.
+  const early = new EarlyUpload(deps.objects, {
+    concurrency: request.upload?.concurrency ?? DEFAULT_CONCURRENCY,
+    ...(request.objectPrefix !== undefined ? { base: request.objectPrefix } : {}),
+    ...(request.signal !== undefined ? { signal: request.signal } : {}),
+    ...(deps.logger !== undefined ? { logger: deps.logger } : {}),
+  });
   let dump: DumpResult;
   try {
-    dump = await runDump({ ...request, backupId: id });
+    dump = await runDump({
+      ...request,
+      backupId: id,
+      onDumpStarted: (started) => {
+        early.start(started);
+        request.onDumpStarted?.(started);
+      },
+      onFileSealed: (file, path) => {
+        early.add(file, path);
+        request.onFileSealed?.(file, path);
+      },
+    });
   } catch (err) {
+    await early.abandon();
     await markFailed(deps, id, err);
     throw err;
+  }
+  let placed: { prefix: string; stored: ReadonlyMap<string, { size: number; sha256: string }> } | undefined;
+  try {
+    placed = await early.settle();
+  } catch (err) {
+    // No prefix could be chosen during the dump (the store was unreachable); the final pass tries again.
+    deps.logger?.debug({ backupId: id, error: messageOf(err) }, 'Nothing uploaded during the dump');
   }
   record = await deps.catalog.transition(id, 'uploading', {
     coordinates: dump.manifest.coordinates,
@@ -81,6 +110,7 @@ export async function runBackup(deps: BackupRunDeps, request: BackupRunRequest):
     ...(request.objectPrefix !== undefined ? { base: request.objectPrefix } : {}),
     ...(request.onStatus !== undefined ? { onStatus: request.onStatus } : {}),
     ...(request.signal !== undefined ? { signal: request.signal } : {}),
+    ...(placed !== undefined ? { prefix: placed.prefix, stored: placed.stored } : {}),
   });
 }
 
@@ -108,7 +138,7 @@ async function finishUpload(
   deps: BackupRunDeps,
   record: BackupRecord,
   dump: DumpResult | undefined,
-  options: Pick<UploadOptions, 'concurrency' | 'onProgress' | 'signal' | 'base'> & {
+  options: Pick<UploadOptions, 'concurrency' | 'onProgress' | 'signal' | 'base' | 'prefix' | 'stored'> & {
     readonly upload?: Pick<UploadOptions, 'concurrency' | 'onProgress'>;
     readonly onStatus?: (record: BackupRecord) => void;
   },
@@ -121,6 +151,8 @@ async function finishUpload(
       ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}),
       ...(options.signal !== undefined ? { signal: options.signal } : {}),
       ...(options.base !== undefined ? { base: options.base } : {}),
+      ...(options.prefix !== undefined ? { prefix: options.prefix } : {}),
+      ...(options.stored !== undefined ? { stored: options.stored } : {}),
     });
   } catch (err) {
     await markFailed(deps, record.id, err);

@@ -3,7 +3,8 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { messageOf, type DbtrailError } from '../lib/errors.js';
 import { sha256Hex } from '../objects/digest.js';
-import { ObjectIntegrityError } from '../objects/errors.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ObjectIntegrityError, ObjectStoreError } from '../objects/errors.js';
 import type { ObjectStore } from '../objects/store.js';
 import { backupKey, backupPrefix, distinctBackupPrefix, listPrefix, manifestKey } from './layout.js';
 import { MANIFEST_FILE, type Manifest, type ManifestFile } from './manifest.js';
@@ -28,7 +29,20 @@ export interface UploadOptions {
   readonly onFile?: (result: FileUploadResult) => void;
   /** The folder dated backup folders go under: `<tenant>/<server-name>` by default (see layout.ts). */
   readonly base?: string;
+  /**
+   * The backup's prefix, already chosen by `chooseBackupPrefix` when files went up during the dump. A manifest of
+   * another backup there is still refused.
+   */
+  readonly prefix?: string;
+  /**
+   * Objects this process stored under `prefix` during the dump (path -> size and SHA-256 the store verified
+   * while writing): a file whose manifest entry has the same size and SHA-256 is in place without a check.
+   */
+  readonly stored?: ReadonlyMap<string, { readonly size: number; readonly sha256: string }>;
 }
+
+/** Attempts per file when the store connection fails (a streamed PUT is not retried by the S3 SDK itself). */
+const FILE_ATTEMPTS = 3;
 
 export interface FileUploadResult {
   readonly path: string;
@@ -72,15 +86,13 @@ export async function uploadBackup(
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
 
   await checkLocalFiles(localDir, manifest);
-  let prefix = backupPrefix(manifest, placement);
-  let existing = await readRemoteManifest(store, prefix, signal);
-  if (
-    existing !== undefined
-      ? existing.manifest.backup_id !== manifest.backup_id
-      : await holdsForeignObjects(store, prefix, manifest, signal)
-  ) {
-    prefix = distinctBackupPrefix(manifest, placement);
+  let prefix: string;
+  let existing: Awaited<ReturnType<typeof readRemoteManifest>>;
+  if (options.prefix !== undefined) {
+    prefix = options.prefix;
     existing = await readRemoteManifest(store, prefix, signal);
+  } else {
+    ({ prefix, existing } = await chooseBackupPrefix(store, manifest, placement, signal));
   }
   const location = prefix === '' ? store.url : `${store.url}/${prefix}`;
   if (existing !== undefined && existing.manifest.backup_id !== manifest.backup_id) {
@@ -99,7 +111,12 @@ export async function uploadBackup(
       concurrency,
       async (file) => {
         const key = backupKey(prefix, file.path);
-        if (await isInPlace(store, key, file, signal)) {
+        const stored = options.stored?.get(file.path);
+        if (stored !== undefined && stored.size === file.size && stored.sha256 === file.sha256) {
+          const result: FileUploadResult = { path: file.path, key, status: 'uploaded', bytes: file.size };
+          results.set(file.path, result);
+          options.onFile?.(result);
+        } else if (await isInPlace(store, key, file, signal)) {
           const result: FileUploadResult = { path: file.path, key, status: 'skipped', bytes: file.size };
           results.set(file.path, result);
           options.onFile?.(result);
@@ -130,12 +147,7 @@ export async function uploadBackup(
         const key = backupKey(prefix, file.path);
         const path = join(localDir, ...file.path.split('/'));
         try {
-          await store.put(key, createReadStream(path), {
-            size: file.size,
-            sha256: file.sha256,
-            onBytes: report(file.path),
-            ...(signal !== undefined ? { signal } : {}),
-          });
+          await putFile(store, key, path, file, report(file.path), signal);
         } catch (err) {
           if (err instanceof ObjectIntegrityError) {
             throw new BackupFileError(
@@ -183,6 +195,66 @@ export async function uploadBackup(
 }
 
 /**
+ * Where a backup goes: `<base>/<date>/<time>`, or `<time>-<id prefix>` when that folder holds another backup's
+ * manifest or objects that are not this backup's (a backup started in the same second). `manifest` may be a
+ * draft with no files yet (a dump still running): then any object in the folder is another backup's.
+ */
+export async function chooseBackupPrefix(
+  store: ObjectStore,
+  manifest: Pick<Manifest, 'backup_id' | 'tenant' | 'server_name' | 'started_at' | 'files'>,
+  placement: { readonly base?: string },
+  signal?: AbortSignal,
+): Promise<{ prefix: string; existing: Awaited<ReturnType<typeof readRemoteManifest>> }> {
+  let prefix = backupPrefix(manifest, placement);
+  let existing = await readRemoteManifest(store, prefix, signal);
+  if (
+    existing !== undefined
+      ? existing.manifest.backup_id !== manifest.backup_id
+      : await holdsForeignObjects(store, prefix, manifest, signal)
+  ) {
+    prefix = distinctBackupPrefix(manifest, placement);
+    existing = await readRemoteManifest(store, prefix, signal);
+  }
+  return { prefix, existing };
+}
+
+/**
+ * Stores one local file, checked against its manifest entry as it streams (1 MiB reads). A failed connection is
+ * retried with a fresh read of the file after a short backoff; a mismatch or an abort is not.
+ */
+export async function putFile(
+  store: ObjectStore,
+  key: string,
+  path: string,
+  file: ManifestFile,
+  onBytes: ((n: number) => void) | undefined,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    let sent = 0;
+    try {
+      await store.put(key, createReadStream(path, { highWaterMark: 1024 * 1024 }), {
+        size: file.size,
+        sha256: file.sha256,
+        onBytes: (n) => {
+          sent += n;
+          onBytes?.(n);
+        },
+        ...(signal !== undefined ? { signal } : {}),
+      });
+      return;
+    } catch (err) {
+      const retryable =
+        err instanceof ObjectStoreError && err.kind === 'connection' && signal?.aborted !== true;
+      if (!retryable || attempt >= FILE_ATTEMPTS) throw err;
+      // Progress counts bytes once: take back what the failed attempt reported.
+      onBytes?.(-sent);
+      await sleep(250 * 4 ** (attempt - 1) * (0.5 + Math.random()), undefined, signal ? { signal } : {});
+    }
+  }
+}
+
+/**
  * Whether a folder without a manifest holds objects that are not this backup's own files (same path and size):
  * another backup of the same second is being uploaded there. Objects of this backup itself, left by an
  * interrupted upload, do not count, so that a retry resumes in place.
@@ -190,7 +262,7 @@ export async function uploadBackup(
 async function holdsForeignObjects(
   store: ObjectStore,
   prefix: string,
-  manifest: Manifest,
+  manifest: Pick<Manifest, 'files'>,
   signal: AbortSignal | undefined,
 ): Promise<boolean> {
   const base = listPrefix(prefix);

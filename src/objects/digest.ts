@@ -16,6 +16,10 @@ export interface DigestExpectation {
  * SHA-256 is given, it fails at the end of the input, before it ends its own output, so a consumer that commits
  * only on a clean end (a rename, a multipart completion) never commits wrong bytes. It also fails as soon as the
  * input grows past the expected size.
+ *
+ * With an expected SHA-256 it holds back the latest chunk until the next one arrives (or the input ends and the
+ * digest matched): a consumer that commits as soon as it has the declared number of bytes, like an HTTP server
+ * receiving a PUT with a Content-Length, then never receives all of a wrong body.
  */
 export class DigestStream extends Transform {
   readonly #hash = createHash('sha256');
@@ -23,6 +27,7 @@ export class DigestStream extends Transform {
   #size = 0;
   #sha256: string | undefined;
   #verified = false;
+  #held: Buffer | undefined;
 
   constructor(expect: DigestExpectation) {
     super();
@@ -54,7 +59,13 @@ export class DigestStream extends Transform {
     }
     this.#hash.update(chunk);
     this.#expect.onBytes?.(chunk.length);
-    callback(null, chunk);
+    if (this.#expect.sha256 === undefined) {
+      callback(null, chunk);
+      return;
+    }
+    const previous = this.#held;
+    this.#held = chunk;
+    callback(null, previous);
   }
 
   override _flush(callback: TransformCallback): void {
@@ -66,7 +77,9 @@ export class DigestStream extends Transform {
       callback(this.#mismatch(`SHA-256 is ${this.#sha256}, expected ${sha256}`));
     } else {
       this.#verified = true;
-      callback();
+      const held = this.#held;
+      this.#held = undefined;
+      callback(null, held);
     }
   }
 

@@ -3,6 +3,7 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  PutObjectCommand,
   S3Client,
   type PutObjectCommandInput,
   type S3ClientConfig,
@@ -44,6 +45,11 @@ export interface S3StoreConfig {
   };
   /** Multipart part size in bytes (S3 minimum 5 MiB). */
   readonly partSize?: number;
+  /**
+   * Bodies of a known size up to this many bytes go in one streamed PUT; larger ones in a multipart upload
+   * (default 64 MiB, at most 5 GiB: S3's limit for one PUT).
+   */
+  readonly singlePutMaxBytes?: number;
   /** Parts uploaded in parallel per object. */
   readonly queueSize?: number;
   /** Attempts per request, with exponential backoff and jitter between them (the SDK's standard retry mode). */
@@ -55,13 +61,24 @@ export const SHA256_METADATA = 'sha256';
 
 export const DEFAULT_PART_SIZE = 16 * 1024 * 1024;
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
+export const DEFAULT_SINGLE_PUT_MAX_BYTES = 64 * 1024 * 1024;
+const MAX_SINGLE_PUT_BYTES = 5 * 1024 * 1024 * 1024;
+/** SigV4's header for the SHA-256 of the payload, which the signer signs and S3 checks the body against. */
+const PAYLOAD_HASH_HEADER = 'x-amz-content-sha256';
 const DEFAULT_QUEUE_SIZE = 4;
 const DEFAULT_MAX_ATTEMPTS = 5;
 
 /**
- * An object store in an S3 bucket under a key prefix. Uploads go through lib-storage: a single PUT for small
- * bodies, a multipart upload with parallel parts otherwise; S3 publishes the object only when the upload
- * completes, and a body whose size or SHA-256 differs from the expected one fails before completion.
+ * An object store in an S3 bucket under a key prefix. S3 publishes an object only when its upload completes, and a
+ * body whose size or SHA-256 differs from the expected one fails before completion. Two ways up:
+ * - A body of known size up to `singlePutMaxBytes` streams in one PUT, without being buffered. When its SHA-256 is
+ *   known (the manifest has it) it is sent as the signed payload hash, so S3 itself rejects any other bytes and
+ *   neither the SDK nor we hash the body a second time; otherwise the payload is sent unsigned (as the SDK does
+ *   for every stream) and our own digest check guards it. The SDK cannot retry a streamed body: callers retry.
+ * - Larger bodies (and bodies of unknown size) go through lib-storage: a multipart upload with `queueSize` parts
+ *   of `partSize` bytes in flight, each buffered, signed with its own SHA-256 and retried by the SDK.
+ * The SDK's own CRC32 checksums are turned off (`WHEN_REQUIRED`): they would hash every byte once more, and S3
+ *   already verifies each request's payload hash.
  */
 export class S3ObjectStore implements ObjectStore {
   readonly url: string;
@@ -82,13 +99,20 @@ export class S3ObjectStore implements ObjectStore {
       retryMode: 'standard',
       ...(config.endpoint !== undefined ? { endpoint: config.endpoint } : {}),
       ...(config.credentials !== undefined ? { credentials: { ...config.credentials } } : {}),
-      // The SDK's default CRC32 trailers use aws-chunked encoding, which many S3-compatible stores reject; our own
-      // SHA-256 check covers integrity end to end, so send checksums only when an operation requires them.
-      ...(config.endpoint !== undefined
-        ? { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }
-        : {}),
+      // The SDK's default CRC32 trailers use aws-chunked encoding, which many S3-compatible stores reject, and cost
+      // one more pass over every byte; S3 verifies the signed payload hash of each PUT and part, and our own
+      // SHA-256 covers integrity end to end (verify and fetch re-read it), so checksums go only where required.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      // A streamed PUT that fails is not retried by the SDK, which then warns on the console when it has no
+      // logger; the caller retries and reports it.
+      logger: SILENT_LOGGER,
     };
     this.#client = new S3Client(clientConfig);
+  }
+
+  get #singlePutMax(): number {
+    return Math.min(this.#config.singlePutMaxBytes ?? DEFAULT_SINGLE_PUT_MAX_BYTES, MAX_SINGLE_PUT_BYTES);
   }
 
   get bucket(): string {
@@ -118,7 +142,13 @@ export class S3ObjectStore implements ObjectStore {
     // The first stream failure is the real cause: lib-storage may replace it with a failure to abort the multipart
     // upload (which some S3-compatible stores do not implement).
     let streamError: unknown;
-    digest.on('error', (err) => (streamError ??= err));
+    const abortController = new AbortController();
+    digest.on('error', (err) => {
+      streamError ??= err;
+      // The SDK pipes a streamed body into the request, and a pipe does not pass errors on: without this the
+      // request would wait for the rest of its Content-Length forever.
+      abortController.abort();
+    });
     source.on('error', (err) => digest.destroy(err));
     source.pipe(digest);
 
@@ -131,20 +161,41 @@ export class S3ObjectStore implements ObjectStore {
       ...(sha256 !== undefined && isSha256Hex(sha256) ? { Metadata: { [SHA256_METADATA]: sha256 } } : {}),
       ...this.#sseParams(),
     };
-    const abortController = new AbortController();
     const onAbort = (): void => abortController.abort();
     options.signal?.addEventListener('abort', onAbort, { once: true });
+    const size = options.size ?? (body instanceof Readable ? undefined : body.byteLength);
     try {
       if (options.signal?.aborted === true) throw options.signal.reason;
-      const upload = new Upload({
-        client: this.#client,
-        params,
-        partSize: this.#config.partSize ?? DEFAULT_PART_SIZE,
-        queueSize: this.#config.queueSize ?? DEFAULT_QUEUE_SIZE,
-        leavePartsOnError: false,
-        abortController,
-      });
-      await upload.done();
+      // An empty body goes through lib-storage, which reads the whole (empty) stream before sending anything: a
+      // PUT with Content-Length 0 could complete before the digest check of a stream that is not empty after all.
+      if (size !== undefined && size > 0 && size <= this.#singlePutMax) {
+        const command = new PutObjectCommand({ ...params, ContentLength: size });
+        if (sha256 !== undefined && isSha256Hex(sha256)) {
+          const hash = sha256;
+          command.middlewareStack.add(
+            (next) => (args) => {
+              const request = args.request as { headers?: Record<string, string> };
+              if (request.headers !== undefined) request.headers[PAYLOAD_HASH_HEADER] = hash;
+              return next(args);
+            },
+            { step: 'build', name: 'dbtrailPayloadHash' },
+          );
+        }
+        await this.#client.send(command, { abortSignal: abortController.signal });
+        // The request may finish as soon as the server has Content-Length bytes; the digest is settled only
+        // when the source has ended, so wait for that before reporting success.
+        await settled(digest);
+      } else {
+        const upload = new Upload({
+          client: this.#client,
+          params,
+          partSize: this.#config.partSize ?? DEFAULT_PART_SIZE,
+          queueSize: this.#config.queueSize ?? DEFAULT_QUEUE_SIZE,
+          leavePartsOnError: false,
+          abortController,
+        });
+        await upload.done();
+      }
     } catch (err) {
       source.unpipe(digest);
       source.destroy();
@@ -295,6 +346,23 @@ const AUTH_ERRORS = new Set([
   'InvalidToken',
   'CredentialsProviderError',
 ]);
+
+const SILENT_LOGGER = {
+  trace: (): void => undefined,
+  debug: (): void => undefined,
+  info: (): void => undefined,
+  warn: (): void => undefined,
+  error: (): void => undefined,
+};
+
+/** Resolves once the stream's input has ended and been checked; rejects with its error. */
+function settled(digest: DigestStream): Promise<void> {
+  if (digest.verified || digest.writableFinished) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    digest.once('finish', resolve);
+    digest.once('error', reject);
+  });
+}
 
 function isNoSuchBucket(err: unknown): boolean {
   return (err as { name?: unknown } | null)?.name === 'NoSuchBucket';
