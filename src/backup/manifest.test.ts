@@ -57,7 +57,7 @@ describe('parseManifest', () => {
   const bad: [string, string, RegExp][] = [
     ['not JSON', '{', /not valid JSON/],
     ['another format', variant((m) => (m['format'] = 'x')), /format is "x"/],
-    ['a newer version', variant((m) => (m['version'] = 2)), /version 2 is newer .* upgrade dbtrail/],
+    ['a newer version', variant((m) => (m['version'] = 3)), /version 3 is newer .* upgrade dbtrail/],
     ['a version that is no number', variant((m) => (m['version'] = '1')), /version is "1"/],
     ['missing coordinates', variant((m) => delete m['coordinates']), /coordinates is not a JSON object/],
     [

@@ -5,9 +5,11 @@
  */
 import { isSha256Hex, keyProblem } from '../objects/store.js';
 import { ManifestError } from './errors.js';
+import type { ManifestSignature, ManifestSigner } from './signing.js';
 
 export const MANIFEST_FORMAT = 'dbtrail-backup-manifest';
-export const MANIFEST_VERSION = 1;
+/** Version 2 added the Ed25519 `signature` member (src/backup/signing.ts); everything else is as in version 1. */
+export const MANIFEST_VERSION = 2;
 export const MANIFEST_FILE = 'manifest.json';
 
 export type BackupTool = 'mydumper' | 'mariadb-backup' | 'xtrabackup';
@@ -72,7 +74,13 @@ export interface ManifestV1 {
   readonly files: readonly ManifestFile[];
 }
 
-export type Manifest = ManifestV1;
+/** Version 1 plus a signature over the canonical bytes of everything else (see src/backup/signing.ts). */
+export interface ManifestV2 extends Omit<ManifestV1, 'version'> {
+  readonly version: 2;
+  readonly signature: ManifestSignature;
+}
+
+export type Manifest = ManifestV1 | ManifestV2;
 
 /**
  * Parses and validates `manifest.json` text of any version this dbtrail knows (today: 1), so a restore never
@@ -105,8 +113,30 @@ export function parseManifest(text: string, source = MANIFEST_FILE): Manifest {
       `version ${version} is newer than this dbtrail reads (up to ${MANIFEST_VERSION}); upgrade dbtrail`,
     );
   }
-  // Version 1 is the only one so far; a version 2 reader upgrades older objects here, field by field.
-  return parseV1(root, fail);
+  const v1 = parseV1(root, fail);
+  if (version === 1) return v1;
+  // Version 2: the same fields plus the signature member. Its shape is checked here; whether it holds is for
+  // checkManifestSignature (src/backup/signing.ts), which needs the stored bytes and the trusted keys.
+  const sig = record(root['signature'], 'signature', fail);
+  const sigStr = (key: string): string => {
+    const v = sig[key];
+    if (typeof v !== 'string' || v === '')
+      fail(`signature.${key} is ${JSON.stringify(v)}, expected a string`);
+    return v as string;
+  };
+  if (sig['algorithm'] !== 'ed25519') {
+    fail(`signature.algorithm is ${JSON.stringify(sig['algorithm'])}, expected "ed25519"`);
+  }
+  return {
+    ...v1,
+    version: 2,
+    signature: {
+      algorithm: 'ed25519',
+      key_id: sigStr('key_id'),
+      public_key: sigStr('public_key'),
+      value: sigStr('value'),
+    },
+  };
 }
 
 type Fail = (detail: string) => never;
@@ -237,6 +267,12 @@ function record(value: unknown, where: string, fail: Fail): Record<string, unkno
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     fail(`${where} is not a JSON object`);
   return value as Record<string, unknown>;
+}
+
+/** The version 2 form of a manifest: the signature covers every other member, `version: 2` included. */
+export function signManifest(manifest: ManifestV1, signer: ManifestSigner): ManifestV2 {
+  const body = { ...manifest, version: 2 as const };
+  return { ...body, signature: signer.sign(body) };
 }
 
 /** The manifest as written to disk: stable key order, two-space indent, trailing newline. */

@@ -32,7 +32,7 @@ describe('verifyBackup (local store)', () => {
     expect(result).toMatchObject({
       ok: true,
       manifest: 'ok',
-      signature: 'not_checked',
+      signature: 'unsigned',
       missing: [],
       corrupt: [],
       extra: [],

@@ -3,6 +3,7 @@ import type { ObjectStore } from '../objects/store.js';
 import { backupKey, listPrefix } from './layout.js';
 import { MANIFEST_FILE, type Manifest } from './manifest.js';
 import { ManifestError } from './errors.js';
+import { checkManifestSignature, type SignatureStatus, type TrustedKeys } from './signing.js';
 import {
   DEFAULT_CONCURRENCY,
   hashObject,
@@ -15,6 +16,10 @@ export interface VerifyOptions {
   readonly concurrency?: number;
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: TransferProgress) => void;
+  /** Keys whose manifest signatures are accepted (`loadTrustedKeys`); none when omitted. */
+  readonly trustedKeys?: TrustedKeys;
+  /** Treat an unsigned (version 1) manifest as a failure, not only a remark. */
+  readonly requireSignature?: boolean;
 }
 
 export type FileVerifyStatus = 'ok' | 'missing' | 'corrupt';
@@ -38,10 +43,15 @@ export interface VerifyResult {
   readonly manifest: 'ok' | 'missing' | 'invalid';
   readonly manifestProblem?: string;
   /**
-   * The manifest signature check. Manifests are not signed yet, so this is always `not_checked`; see
-   * `checkManifestSignature` below for where the check goes.
+   * The manifest signature (src/backup/signing.ts): `valid`, `unsigned` (a version 1 manifest, from before
+   * signing: not a failure unless `requireSignature`, since its checksums still bind the files), `invalid` (the
+   * manifest was modified after signing) or `unknown_key` (signed by a key not trusted here); `not_checked` when
+   * the manifest could not be read. When the signature is `invalid` or `unknown_key` no file is read: sizes and
+   * checksums from an untrusted manifest prove nothing.
    */
-  readonly signature: 'not_checked';
+  readonly signature: SignatureStatus | 'not_checked';
+  readonly signatureKeyId?: string;
+  readonly signatureProblem?: string;
   readonly files: readonly FileVerifyResult[];
   /** Files the manifest lists whose object is absent. */
   readonly missing: readonly string[];
@@ -87,7 +97,27 @@ export async function verifyBackup(
   }
   const { manifest } = remote;
 
-  checkManifestSignature(remote.bytes, manifest);
+  const sig = checkManifestSignature(remote.bytes, options.trustedKeys ?? { keys: new Set() });
+  const sigFields = {
+    signature: sig.status,
+    ...(sig.keyId !== undefined ? { signatureKeyId: sig.keyId } : {}),
+    ...(sig.problem !== undefined ? { signatureProblem: sig.problem } : {}),
+  };
+  if (sig.status === 'invalid' || sig.status === 'unknown_key') {
+    return {
+      ok: false,
+      location,
+      backupId: manifest.backup_id,
+      manifest: 'ok',
+      ...sigFields,
+      files: [],
+      missing: [],
+      corrupt: [],
+      extra: [],
+      bytesRead: 0,
+    };
+  }
+  const signatureOk = sig.status === 'valid' || options.requireSignature !== true;
 
   const bytesTotal = manifest.files.filter((f) => listed.has(f.path)).reduce((s, f) => s + f.size, 0);
   let bytesRead = 0;
@@ -136,28 +166,17 @@ export async function verifyBackup(
   const corrupt = files.filter((f) => f.status === 'corrupt').map((f) => f.path);
   const extra = [...listed.keys()].filter((k) => !known.has(k)).sort();
   return {
-    ok: missing.length === 0 && corrupt.length === 0 && extra.length === 0,
+    ok: signatureOk && missing.length === 0 && corrupt.length === 0 && extra.length === 0,
     location,
     backupId: manifest.backup_id,
     manifest: 'ok',
-    signature: 'not_checked',
+    ...sigFields,
     files,
     missing,
     corrupt,
     extra,
     bytesRead,
   };
-}
-
-/**
- * ---- MANIFEST SIGNATURE CHECK GOES HERE ----
- * Manifests are not signed yet. When Ed25519 signing lands, verify the signature over the exact manifest bytes
- * (`bytes`, as stored) against the tenant's trusted public keys here, before any file is checked: a manifest
- * that fails must make the result not ok (`signature: 'invalid'`), since its sizes and checksums cannot be
- * trusted either. Until then this deliberately does nothing and the result says `not_checked`.
- */
-function checkManifestSignature(_bytes: Buffer, _manifest: Manifest): void {
-  // Intentionally empty until manifests carry a signature.
 }
 
 function unreadable(
@@ -187,6 +206,8 @@ export function describeVerifyProblems(result: VerifyResult): string[] {
   const lines: string[] = [];
   if (result.manifest !== 'ok')
     lines.push(`manifest ${result.manifest}: ${result.manifestProblem ?? ''}`.trim());
+  if (result.signature === 'invalid' || result.signature === 'unknown_key')
+    lines.push(`signature ${result.signature.replace('_', ' ')}: ${result.signatureProblem ?? ''}`.trim());
   for (const f of result.files) {
     if (f.status === 'missing') lines.push(`missing: ${f.path}`);
     if (f.status === 'corrupt') {

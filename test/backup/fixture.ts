@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { MANIFEST_FILE, MANIFEST_FORMAT, type Manifest } from '../../src/backup/manifest.js';
+import { MANIFEST_FILE, MANIFEST_FORMAT, type Manifest, type ManifestV1 } from '../../src/backup/manifest.js';
 
 export interface FakeBackup {
   readonly dir: string;
@@ -16,7 +16,7 @@ export interface FakeBackup {
 export async function writeFakeBackup(
   dir: string,
   files: Readonly<Record<string, Buffer>>,
-  overrides: Partial<Manifest> = {},
+  overrides: Partial<ManifestV1> = {},
 ): Promise<FakeBackup> {
   const entries = Object.entries(files);
   for (const [path, data] of entries) {
@@ -24,7 +24,7 @@ export async function writeFakeBackup(
     await mkdir(dirname(full), { recursive: true });
     await writeFile(full, data);
   }
-  const manifest: Manifest = {
+  const manifest: ManifestV1 = {
     format: MANIFEST_FORMAT,
     version: 1,
     backup_id: 'bk_0001',
