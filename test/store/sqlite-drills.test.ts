@@ -1,0 +1,4 @@
+import { sqliteBackend } from './backends.js';
+import { drillsContract } from './drills.contract.js';
+
+drillsContract(sqliteBackend('drills-store'));
