@@ -2,6 +2,7 @@ import { rm } from 'node:fs/promises';
 import { isAbsolute, relative } from 'node:path';
 import { physicalToolFor } from '../backup/mariabackup.js';
 import { runBackup } from '../backup/run.js';
+import type { ManifestSigner } from '../backup/signing.js';
 import { messageOf } from '../lib/errors.js';
 import type { ObjectStore } from '../objects/store.js';
 import { connectSource } from '../source/connect.js';
@@ -30,6 +31,8 @@ export interface BackupJobOptions {
   readonly bins?: { readonly mydumper?: string; readonly physical?: string };
   /** Keep the local dump directory after a successful upload (default false). */
   readonly keepLocal?: boolean;
+  /** This home's manifest signer (src/backup/home-signer.ts); manifests are unsigned without it. */
+  readonly signer?: () => Promise<ManifestSigner>;
 }
 
 export function backupJobHandler(options: BackupJobOptions): JobHandler {
@@ -76,6 +79,7 @@ export function backupJobHandler(options: BackupJobOptions): JobHandler {
         ...(objectPrefix !== undefined ? { objectPrefix } : {}),
         outDir: options.outDir,
         lockDir: options.lockDir,
+        ...(options.signer !== undefined ? { signer: await options.signer() } : {}),
         ...(options.bins !== undefined ? { bins: options.bins } : {}),
         logger,
         signal,
@@ -146,7 +150,7 @@ export function binlogRetentionSeconds(variables: Readonly<Record<string, string
   return null;
 }
 
-function factsReport(facts: ServerFacts): ServerFactsReport {
+export function factsReport(facts: ServerFacts): ServerFactsReport {
   return {
     binlogRetentionSeconds: binlogRetentionSeconds(facts.variables),
     flavor: facts.flavor,

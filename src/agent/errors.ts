@@ -43,3 +43,17 @@ export class AgentKeyError extends AgentError {
     super('AGENT_KEY_INVALID', 'usage', message, options);
   }
 }
+
+/** A capture batch (or answer) on the agent protocol is not in the documented JSON form. */
+export class WireFormatError extends AgentError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super('AGENT_PROTOCOL_INVALID', 'input', message, options);
+  }
+}
+
+/** A capture job cannot run: capture is not switched on for its server, or the control plane has no index. */
+export class CaptureJobError extends AgentError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super('AGENT_CAPTURE_REFUSED', 'conflict', message, options);
+  }
+}

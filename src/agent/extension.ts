@@ -11,9 +11,15 @@ import { Scheduler, type PeriodicTask } from '../scheduler/scheduler.js';
 import { silentNotifier, WebhookNotifier, type Notifier } from '../scheduler/webhook.js';
 import type { ExtensionContext, RunningService, ServerExtension } from '../server/extensions.js';
 import { agentRoutes } from '../server/routes/agent.js';
+import { agentCaptureRoutes } from '../server/routes/agent-capture.js';
+import { agentsRoutes } from '../server/routes/agents.js';
 import { metricsRoutes } from '../server/routes/metrics.js';
+import { homeSigner } from '../backup/home-signer.js';
+import { audit } from '../store/audit-log.js';
 import { serverPasswordContext } from '../store/servers.js';
 import { backupJobHandler } from './backup-job.js';
+import { captureJobHandler } from './capture-job.js';
+import { ensureCaptureStreams } from './capture-streams.js';
 import { LocalAgentLink } from './local-link.js';
 import { AgentService } from './service.js';
 import { Worker } from './worker.js';
@@ -35,6 +41,8 @@ export interface JobRunnerOptions {
         readonly pollMs?: number;
         /** Labels of the embedded agent (none by default: it serves servers without labels). */
         readonly labels?: readonly string[];
+        /** Capture streams the embedded agent holds at once (default 16; 0 leaves capture to remote agents). */
+        readonly captureStreams?: number;
       };
   /** The scheduler loop; `false` runs none (another process schedules). */
   readonly scheduler?:
@@ -45,6 +53,8 @@ export interface JobRunnerOptions {
         readonly retentionEveryMs?: number;
         /** How often schedule health is evaluated for the webhook (default every minute). */
         readonly healthEveryMs?: number;
+        /** How often servers with capture switched on are checked for a queued or running stream (default 2 s). */
+        readonly captureEveryMs?: number;
       };
   /** The object store backups go to and retention deletes from; the configured one by default. */
   readonly objects?: ObjectStore;
@@ -79,6 +89,8 @@ export function jobRunnerExtension(options: JobRunnerOptions = {}): ServerExtens
       const runner = ensure(ctx, options);
       return [
         ...agentRoutes(runner.service),
+        ...agentCaptureRoutes(runner.service),
+        ...agentsRoutes(runner.service, () => ctx.app.clock.now()),
         ...metricsRoutes(
           {
             catalog: ctx.app.store.catalog,
@@ -109,9 +121,28 @@ export function jobRunnerExtension(options: JobRunnerOptions = {}): ServerExtens
               objects: runner.objects,
               outDir: join(home, 'backups'),
               lockDir: join(home, 'locks'),
+              signer: () =>
+                homeSigner(ctx.app.config, async (signer, file) => {
+                  await audit(
+                    ctx.app.store,
+                    {
+                      tenantId: null,
+                      actor: { kind: 'system', id: 'embedded-agent' },
+                      action: 'signing_key.create',
+                      target: signer.key.keyId,
+                      outcome: 'success',
+                      details: { public_key: signer.key.publicKey, file },
+                    },
+                    log,
+                  );
+                }),
               ...(options.bins !== undefined ? { bins: options.bins } : {}),
             }),
+            ...(agent?.captureStreams === 0 ? {} : { capture: captureJobHandler() }),
           },
+          ...(agent?.captureStreams !== undefined && agent.captureStreams > 0
+            ? { captureStreams: agent.captureStreams }
+            : {}),
           logger: log,
           ...(agent?.concurrency !== undefined ? { concurrency: agent.concurrency } : {}),
           ...(agent?.leaseMs !== undefined ? { leaseMs: agent.leaseMs } : {}),
@@ -158,6 +189,31 @@ function ensure(ctx: ExtensionContext, options: JobRunnerOptions): JobRunner {
     clock,
     logger,
     notifier,
+    changes: store.changes,
+    agents: store.agents,
+    serverFacts: store.serverFacts,
+  });
+  // Every backup an agent finished (or that failed with its agent) goes into the audit log, under the agent.
+  service.onJobEnd((job, backup) => {
+    if (job.kind !== 'backup') return;
+    void audit(
+      store,
+      {
+        tenantId: job.tenantId,
+        actor: { kind: 'agent', id: job.leaseOwner ?? 'unknown' },
+        action: 'backup.run',
+        target: job.backupId,
+        outcome: job.status === 'succeeded' ? 'success' : 'failure',
+        details: {
+          server_id: job.serverId,
+          server_name: backup?.serverName ?? null,
+          schedule_id: job.scheduleId,
+          location: backup?.location ?? null,
+          ...(job.error !== null ? { error: job.error.message.slice(0, 500) } : {}),
+        },
+      },
+      logger,
+    );
   });
   const binlogRetentionSeconds = (id: string): number | null | undefined =>
     service.factsOf(id)?.binlogRetentionSeconds;
@@ -166,6 +222,7 @@ function ensure(ctx: ExtensionContext, options: JobRunnerOptions): JobRunner {
     tenants: store.tenants,
     catalog: store.catalog,
     changes: store.changes,
+    archive: store.binlogArchive,
     objects,
     localRoot: join(config.home, 'backups'),
     clock,
@@ -193,6 +250,28 @@ function ensure(ctx: ExtensionContext, options: JobRunnerOptions): JobRunner {
       everyMs: schedulerOptions.healthEveryMs ?? 60_000,
       run: async (now) => {
         await health.check(now);
+      },
+    },
+    {
+      name: 'capture-streams',
+      everyMs: schedulerOptions.captureEveryMs ?? 2_000,
+      run: async () => {
+        const queued = await ensureCaptureStreams({
+          tenants: store.tenants,
+          servers: store.servers,
+          jobs: store.jobs,
+          clock,
+          logger,
+        });
+        if (queued.length > 0) runner.worker?.wake();
+      },
+    },
+    {
+      name: 'forget-agents',
+      everyMs: 3_600_000,
+      run: async (now) => {
+        // Agent ids are per process: records of agents gone for a week are history, not fleet.
+        await store.agents.forget(new Date(now.getTime() - 7 * 86_400_000));
       },
     },
   ];

@@ -7,8 +7,18 @@ import type {
   TransitionChanges,
 } from '../store/catalog.js';
 import type { JobKind, JobRecord } from '../store/jobs.js';
+import type { ChangeIndex } from '../store/change-index.js';
+import {
+  checkpointFromJson,
+  commitBatchToJson,
+  commitResultFromJson,
+  coordinatesToJson,
+  statsFromJson,
+  tableSchemaFromJson,
+} from './capture-wire.js';
 import { ControlPlaneError } from './errors.js';
 import { JobScopedCatalog } from './job-catalog.js';
+import { JobScopedChangeIndex } from './job-change-index.js';
 import type { AgentIdentity, AgentLink, JobOutcome, ServerConnection, ServerFactsReport } from './link.js';
 import { backupFromJson, jobFromJson } from './wire.js';
 
@@ -73,6 +83,19 @@ export class HttpAgentLink implements AgentLink {
     return job === null || job === undefined ? undefined : jobFromJson(job);
   }
 
+  /** Records the agent with the control plane as it starts; fails fast on a wrong URL or key. */
+  async register(
+    agent: AgentIdentity,
+    info: { readonly hostname: string; readonly version: string },
+  ): Promise<void> {
+    await this.#call('POST', 'register', {
+      agent_id: agent.agentId,
+      labels: agent.labels,
+      hostname: info.hostname,
+      version: info.version,
+    });
+  }
+
   async heartbeat(jobId: string, agentId: string, leaseMs: number): Promise<void> {
     await this.#call('POST', `jobs/${enc(jobId)}/heartbeat`, { agent_id: agentId, lease_ms: leaseMs });
   }
@@ -135,6 +158,36 @@ export class HttpAgentLink implements AgentLink {
       binlog_retention_seconds: facts.binlogRetentionSeconds,
       flavor: facts.flavor,
       version: facts.version,
+    });
+  }
+
+  changeIndexFor(jobId: string, agentId: string, serverId: string): ChangeIndex {
+    const path = `jobs/${enc(jobId)}/capture`;
+    return new JobScopedChangeIndex(jobId, serverId, {
+      checkpoint: async () =>
+        checkpointFromJson(
+          (
+            (await this.#call('POST', `${path}/checkpoint`, { agent_id: agentId })) as {
+              checkpoint?: unknown;
+            }
+          )?.checkpoint,
+        ),
+      commit: async (batch) =>
+        commitResultFromJson(
+          await this.#call('POST', `${path}/commit`, { agent_id: agentId, batch: commitBatchToJson(batch) }),
+        ),
+      tableSchemaAt: async (schema, table, at) => {
+        const body = (await this.#call('POST', `${path}/table-schema`, {
+          agent_id: agentId,
+          schema,
+          table,
+          ...(at.seq !== undefined ? { seq: at.seq.toString() } : {}),
+          ...(at.coordinates !== undefined ? { coordinates: coordinatesToJson(at.coordinates) } : {}),
+        })) as { entry?: unknown } | undefined;
+        const entry = body?.entry;
+        return entry === null || entry === undefined ? undefined : tableSchemaFromJson(entry, 'entry');
+      },
+      stats: async () => statsFromJson(await this.#call('POST', `${path}/stats`, { agent_id: agentId })),
     });
   }
 

@@ -1,4 +1,5 @@
 import type { BackupCatalog } from '../store/catalog.js';
+import type { ChangeIndex } from '../store/change-index.js';
 import type { JobKind, JobRecord } from '../store/jobs.js';
 
 /**
@@ -61,4 +62,9 @@ export interface AgentLink {
    */
   catalogFor(jobId: string, agentId: string): BackupCatalog;
   reportFacts(jobId: string, agentId: string, facts: ServerFactsReport): Promise<void>;
+  /**
+   * The change index a capture job commits to: only its own server, only while the lease is held, every commit
+   * fenced with `expectPrevious`. The methods live capture does not use throw.
+   */
+  changeIndexFor(jobId: string, agentId: string, serverId: string): ChangeIndex;
 }

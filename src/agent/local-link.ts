@@ -1,6 +1,8 @@
 import type { BackupCatalog } from '../store/catalog.js';
 import type { JobKind, JobRecord } from '../store/jobs.js';
+import type { ChangeIndex } from '../store/change-index.js';
 import { JobScopedCatalog } from './job-catalog.js';
+import { JobScopedChangeIndex } from './job-change-index.js';
 import type { AgentIdentity, AgentLink, JobOutcome, ServerConnection, ServerFactsReport } from './link.js';
 import type { AgentService } from './service.js';
 
@@ -38,5 +40,15 @@ export class LocalAgentLink implements AgentLink {
 
   reportFacts(jobId: string, agentId: string, facts: ServerFactsReport): Promise<void> {
     return this.#service.reportFacts(jobId, agentId, facts);
+  }
+
+  changeIndexFor(jobId: string, agentId: string, serverId: string): ChangeIndex {
+    const service = this.#service;
+    return new JobScopedChangeIndex(jobId, serverId, {
+      checkpoint: () => service.captureCheckpoint(jobId, agentId),
+      commit: (batch) => service.captureCommit(jobId, agentId, batch),
+      tableSchemaAt: (schema, table, at) => service.captureTableSchemaAt(jobId, agentId, schema, table, at),
+      stats: () => service.captureStats(jobId, agentId),
+    });
   }
 }

@@ -10,11 +10,22 @@ import type {
   TenantScope,
   TransitionChanges,
 } from '../store/catalog.js';
+import type {
+  BinlogCoordinates,
+  ChangeIndex,
+  ChangeStats,
+  Checkpoint,
+  CommitBatch,
+  CommitResult,
+  TableSchemaEntry,
+} from '../store/change-index.js';
+import type { AgentRecord, AgentRepository } from '../store/agents.js';
 import { LeaseLostError } from '../store/errors.js';
 import type { JobKind, JobRecord, JobRepository } from '../store/jobs.js';
+import type { ServerFactsRepository } from '../store/server-facts.js';
 import type { ServerRecord, ServerRepository } from '../store/servers.js';
 import type { TenantRepository } from '../store/tenants.js';
-import { JobInvalidError } from './errors.js';
+import { CaptureJobError, JobInvalidError } from './errors.js';
 import type { AgentIdentity, JobOutcome, ServerConnection, ServerFactsReport } from './link.js';
 
 /**
@@ -36,6 +47,21 @@ export interface AgentServiceDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly notifier?: Notifier;
+  /** The change index capture jobs commit to; without it capture jobs are refused. */
+  readonly changes?: ChangeIndex;
+  /** Where agents are recorded as seen; without it they are not recorded. */
+  readonly agents?: AgentRepository;
+  /** Where reported server facts are kept for status, dashboard and reports; without it only in memory. */
+  readonly serverFacts?: Pick<ServerFactsRepository, 'record'>;
+}
+
+/** How often one agent's "last seen" is written at most: claims come every poll, which is often. */
+const SEEN_EVERY_MS = 10_000;
+
+/** What an agent says about itself when it registers. */
+export interface AgentInfo {
+  readonly hostname?: string | null;
+  readonly version?: string | null;
 }
 
 /** Called after a job ended, however it ended (finish, lease expiry). */
@@ -50,6 +76,7 @@ export class AgentService {
   readonly #log: Logger;
   readonly #facts = new Map<string, KnownServerFacts>();
   readonly #listeners = new Set<JobEndListener>();
+  readonly #seen = new Map<string, { at: number; info: AgentInfo }>();
 
   constructor(deps: AgentServiceDeps) {
     this.#deps = deps;
@@ -62,9 +89,32 @@ export class AgentService {
     return () => this.#listeners.delete(listener);
   }
 
+  /** Agents known to the store: with a scope, that tenant's agents and the embedded ones. */
+  async listAgents(scope: TenantScope = {}): Promise<readonly AgentRecord[]> {
+    return (
+      (await this.#deps.agents?.list(scope.tenantId !== undefined ? { tenantId: scope.tenantId } : {})) ?? []
+    );
+  }
+
   /** The facts an agent last reported for a server (binlog retention for health), if any since this process started. */
   factsOf(serverId: string): KnownServerFacts | undefined {
     return this.#facts.get(serverId);
+  }
+
+  /**
+   * Records an agent as seen (on start, and from its claims at most every few seconds); visible in
+   * GET /api/v1/agents and `dbtrail status` on every server replica, since it is in the store.
+   */
+  async register(agent: AgentIdentity, info: AgentInfo = {}, scope: TenantScope = {}): Promise<void> {
+    const key = `${scope.tenantId ?? ''}/${agent.agentId}`;
+    this.#seen.set(key, { at: Date.now(), info });
+    await this.#deps.agents?.seen({
+      id: agent.agentId,
+      tenantId: scope.tenantId ?? null,
+      labels: agent.labels,
+      hostname: info.hostname ?? null,
+      version: info.version ?? null,
+    });
   }
 
   async claim(
@@ -73,6 +123,13 @@ export class AgentService {
     leaseMs: number,
     scope: TenantScope = {},
   ): Promise<JobRecord | undefined> {
+    const key = `${scope.tenantId ?? ''}/${agent.agentId}`;
+    const last = this.#seen.get(key);
+    if (last === undefined || Date.now() - last.at >= SEEN_EVERY_MS) {
+      await this.register(agent, last?.info ?? {}, scope).catch((err: unknown) =>
+        this.#log.warn({ agentId: agent.agentId, error: messageOf(err) }, 'Cannot record the agent as seen'),
+      );
+    }
     if (kinds.length === 0) return undefined;
     const servers = await this.#serversFor(agent.labels, scope);
     // An empty list must not reach the store: "no servers" would read as "no restriction".
@@ -92,7 +149,10 @@ export class AgentService {
     leaseMs: number,
     scope: TenantScope = {},
   ): Promise<JobRecord> {
-    await this.#deps.jobs.get(jobId, scope);
+    const job = await this.#deps.jobs.get(jobId, scope);
+    if (job.kind === 'capture' && job.status === 'running' && job.leaseOwner === agentId) {
+      await this.#withdrawIfSwitchedOff(job);
+    }
     return this.#deps.jobs.heartbeat(jobId, agentId, leaseMs);
   }
 
@@ -187,8 +247,106 @@ export class AgentService {
     scope: TenantScope = {},
   ): Promise<void> {
     const job = await this.#held(jobId, agentId, scope);
-    if (job.serverId !== null)
+    if (job.serverId !== null) {
       this.#facts.set(job.serverId, { ...facts, reportedAt: this.#deps.clock.now() });
+      await this.#deps.serverFacts?.record(job.serverId, facts).catch((err: unknown) => {
+        this.#log.warn({ serverId: job.serverId, error: messageOf(err) }, 'Cannot store server facts');
+      });
+    }
+  }
+
+  /** The checkpoint of the capture job's server (lease holder only). */
+  async captureCheckpoint(
+    jobId: string,
+    agentId: string,
+    scope: TenantScope = {},
+  ): Promise<Checkpoint | undefined> {
+    const { index, serverId } = await this.#heldCapture(jobId, agentId, scope);
+    return index.checkpoint(serverId);
+  }
+
+  /**
+   * Commits a capture batch for the job's server. The lease check keeps a stale holder out while the lease is
+   * someone else's; `expectPrevious` (required here) closes the window between that check and the write: a
+   * holder whose lease expired just now and who was taken over commits against a checkpoint that has moved, and
+   * the store refuses it (CheckpointConflictError) with nothing written. A retry of a batch that did commit (the
+   * answer was lost) is refused the same way, so a batch is never applied twice.
+   */
+  async captureCommit(
+    jobId: string,
+    agentId: string,
+    batch: CommitBatch,
+    scope: TenantScope = {},
+  ): Promise<CommitResult> {
+    const { index, serverId } = await this.#heldCapture(jobId, agentId, scope);
+    if (batch.expectPrevious === undefined) {
+      throw new JobInvalidError(
+        `Cannot commit capture batch of job ${jobId}: expected the previous checkpoint (expect_previous) for fencing`,
+        { fields: { jobId } },
+      );
+    }
+    return index.commit(serverId, batch);
+  }
+
+  async captureTableSchemaAt(
+    jobId: string,
+    agentId: string,
+    schema: string,
+    table: string,
+    at: { readonly seq?: bigint; readonly coordinates?: BinlogCoordinates },
+    scope: TenantScope = {},
+  ): Promise<TableSchemaEntry | undefined> {
+    const { index, serverId } = await this.#heldCapture(jobId, agentId, scope);
+    return index.tableSchemaAt(serverId, schema, table, at);
+  }
+
+  async captureStats(jobId: string, agentId: string, scope: TenantScope = {}): Promise<ChangeStats> {
+    const { index, serverId } = await this.#heldCapture(jobId, agentId, scope);
+    return index.stats(serverId);
+  }
+
+  async #heldCapture(
+    jobId: string,
+    agentId: string,
+    scope: TenantScope,
+  ): Promise<{ readonly index: ChangeIndex; readonly serverId: string }> {
+    const job = await this.#held(jobId, agentId, scope);
+    const index = this.#deps.changes;
+    if (job.kind !== 'capture' || job.serverId === null) {
+      throw new JobInvalidError(`Cannot use the change index from job ${jobId}: it is not a capture job`, {
+        fields: { jobId, kind: job.kind },
+      });
+    }
+    if (index === undefined) {
+      throw new CaptureJobError(`Cannot run capture job ${jobId}: this control plane has no change index`, {
+        fields: { jobId },
+      });
+    }
+    return { index, serverId: job.serverId };
+  }
+
+  /**
+   * Ends a running capture job whose server no longer has capture switched on, and refuses the heartbeat: the
+   * agent then stops the stream as it would after losing the lease, and nobody takes it up again.
+   */
+  async #withdrawIfSwitchedOff(job: JobRecord): Promise<void> {
+    if (job.serverId === null) return;
+    let enabled: boolean;
+    try {
+      enabled = captureEnabled(await this.#deps.servers.get(job.serverId, { tenantId: job.tenantId }));
+    } catch {
+      enabled = false;
+    }
+    if (enabled || job.leaseOwner === null) return;
+    const message = `Capture of server ${job.serverId} was switched off`;
+    const ended = await this.#deps.jobs.finish(job.id, job.leaseOwner, {
+      status: 'failed',
+      error: { code: 'AGENT_CAPTURE_SWITCHED_OFF', message },
+    });
+    await this.#ended(ended);
+    throw new LeaseLostError(`Cannot continue capture job ${job.id}: ${message}`, {
+      fields: { jobId: job.id, agentId: job.leaseOwner, status: ended.status },
+    });
   }
 
   /** The servers an agent with these labels may serve. */
@@ -261,6 +419,11 @@ export class AgentService {
       }
     }
   }
+}
+
+/** Whether a server's binlog is captured continuously by an agent (`defaults.capture: true`). */
+export function captureEnabled(server: Pick<ServerRecord, 'defaults'>): boolean {
+  return server.defaults['capture'] === true;
 }
 
 /** A server's labels from its registration defaults (`defaults.labels`: an array of strings). */

@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { LeaseLostError } from '../store/errors.js';
 import type { BackupCatalog } from '../store/catalog.js';
+import type { ChangeIndex } from '../store/change-index.js';
 import type { JobRecord } from '../store/jobs.js';
 import type { AgentLink, JobOutcome, ServerConnection } from './link.js';
 import { Worker } from './worker.js';
@@ -59,6 +60,9 @@ class FakeLink implements AgentLink {
   }
   reportFacts(): Promise<void> {
     return Promise.resolve();
+  }
+  changeIndexFor(): ChangeIndex {
+    throw new Error('unused');
   }
 }
 
@@ -151,5 +155,32 @@ describe('Worker', () => {
     const outcome = link.finished[0]!.outcome;
     expect(outcome.status).toBe('failed');
     expect(outcome.status === 'failed' && outcome.error.code).toBe('AGENT_JOB_ABANDONED');
+  });
+
+  it('holds capture streams apart from the backup slots, up to captureStreams', async () => {
+    const link = new FakeLink();
+    const streams = ['c1', 'c2', 'c3', 'c4'].map((id) => ({ ...job(id), kind: 'capture' as const }));
+    const backups = [job('b1'), job('b2'), job('b3')];
+    const asked: string[][] = [];
+    (link as { claim: AgentLink['claim'] }).claim = (_agent, kinds) => {
+      asked.push([...kinds]);
+      return Promise.resolve(kinds.includes('capture') ? streams.shift() : backups.shift());
+    };
+    const forever = (_j: JobRecord, { signal }: { signal: AbortSignal }) =>
+      new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+    const worker = new Worker({
+      identity: { agentId: 'a', labels: [] },
+      link,
+      logger,
+      concurrency: 1,
+      captureStreams: 3,
+      handlers: { backup: forever, capture: forever },
+    });
+    const started = await worker.fill();
+    // One backup (concurrency 1) and three streams, although more of each were queued.
+    expect(started.map((j) => j.id)).toEqual(['b1', 'c1', 'c2', 'c3']);
+    // Backups and streams are claimed separately, so a queue of streams never starves backups.
+    expect(asked.every((k) => k.length === 1)).toBe(true);
+    await worker.stop();
   });
 });

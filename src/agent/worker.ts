@@ -30,8 +30,13 @@ export interface WorkerOptions {
   readonly link: AgentLink;
   readonly handlers: Partial<Readonly<Record<JobKind, JobHandler>>>;
   readonly logger: Logger;
-  /** Jobs run at once (default 2). */
+  /** Jobs run at once (default 2), capture streams not counted. */
   readonly concurrency?: number;
+  /**
+   * Capture streams held at once (default 16), apart from `concurrency`: a stream runs for as long as the agent
+   * holds it, and must not keep backups from running.
+   */
+  readonly captureStreams?: number;
   /** Lease length (default 60 s). A dead agent's job is failed this long after its last heartbeat. */
   readonly leaseMs?: number;
   /** Time between heartbeats (default a third of the lease, so two can be missed before it expires). */
@@ -44,7 +49,10 @@ export const DEFAULT_LEASE_MS = 60_000;
 
 export class Worker {
   readonly #options: Required<Omit<WorkerOptions, 'heartbeatMs'>> & { readonly heartbeatMs: number };
-  readonly #running = new Map<string, { readonly abort: AbortController; readonly done: Promise<void> }>();
+  readonly #running = new Map<
+    string,
+    { readonly kind: JobKind; readonly abort: AbortController; readonly done: Promise<void> }
+  >();
   readonly #log: Logger;
   #loop: Promise<void> | undefined;
   #stopping = false;
@@ -64,6 +72,7 @@ export class Worker {
     this.#options = {
       ...options,
       concurrency,
+      captureStreams: options.captureStreams ?? 16,
       leaseMs,
       heartbeatMs: options.heartbeatMs ?? Math.max(50, Math.floor(leaseMs / 3)),
       pollMs: options.pollMs ?? 2_000,
@@ -103,11 +112,21 @@ export class Worker {
   async fill(): Promise<readonly JobRecord[]> {
     const started: JobRecord[] = [];
     const kinds = Object.keys(this.#options.handlers) as JobKind[];
-    while (!this.#stopping && this.#running.size < this.#options.concurrency) {
-      const job = await this.#options.link.claim(this.#options.identity, kinds, this.#options.leaseMs);
-      if (job === undefined) break;
-      this.#start(job);
-      started.push(job);
+    const work = kinds.filter((k) => k !== 'capture');
+    const streams = kinds.includes('capture') ? (['capture'] as const) : [];
+    const { concurrency, captureStreams } = this.#options;
+    for (const [claimKinds, limit] of [
+      [work, concurrency],
+      [streams, captureStreams],
+    ] as const) {
+      if (claimKinds.length === 0) continue;
+      const capture = claimKinds === streams;
+      while (!this.#stopping && this.#count(capture) < limit) {
+        const job = await this.#options.link.claim(this.#options.identity, claimKinds, this.#options.leaseMs);
+        if (job === undefined) break;
+        this.#start(job);
+        started.push(job);
+      }
     }
     return started;
   }
@@ -132,6 +151,13 @@ export class Worker {
     await this.#loop;
     this.#loop = undefined;
     await this.idle();
+  }
+
+  /** Running capture streams, or running other jobs. */
+  #count(capture: boolean): number {
+    let n = 0;
+    for (const run of this.#running.values()) if ((run.kind === 'capture') === capture) n++;
+    return n;
   }
 
   async #poll(): Promise<void> {
@@ -162,7 +188,7 @@ export class Worker {
       // A slot is free: look for more work at once.
       if (!this.#stopping) this.#wake?.();
     });
-    this.#running.set(job.id, { abort, done });
+    this.#running.set(job.id, { kind: job.kind, abort, done });
   }
 
   async #run(job: JobRecord, abort: AbortController): Promise<void> {

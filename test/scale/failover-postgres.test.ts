@@ -1,0 +1,3 @@
+import { failoverSuite } from './failover-suite.js';
+
+failoverSuite('postgres');
