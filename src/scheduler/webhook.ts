@@ -3,7 +3,7 @@ import type { Logger } from '../log/logger.js';
 
 /**
  * Events the control plane announces to a configured webhook (`notify.webhookUrl`, DBTRAIL_WEBHOOK_URL): a backup
- * failed, a schedule became unhealthy, a schedule recovered. "A silently failing backup schedule is worse than no
+ * failed, a schedule became unhealthy, a schedule recovered, a drift check found drift. "A silently failing backup schedule is worse than no
  * schedule": the webhook is how a failure reaches a person without anyone looking at the dashboard.
  *
  * The body is JSON, `{"event": "...", "at": "<ISO time>", ...fields}`. Public surface: add fields, never rename.
@@ -18,6 +18,21 @@ export type ControlPlaneEvent =
       readonly backup_id: string | null;
       readonly job_id: string;
       readonly error: { readonly code: string | null; readonly message: string };
+    }
+  | {
+      /** A drift check found rows that differ from the last dump plus captured changes, or could not run. */
+      readonly event: 'drift.detected' | 'drift.failed';
+      readonly tenant_id: string;
+      readonly server_id: string;
+      readonly server_name: string;
+      readonly drifted_tables: readonly string[];
+      readonly drifted_rows: number;
+      readonly coordinates: {
+        readonly file: string;
+        readonly position: number;
+        readonly gtid: string | null;
+      } | null;
+      readonly error: string | null;
     }
   | {
       readonly event: 'schedule.unhealthy' | 'schedule.recovered';

@@ -141,8 +141,8 @@ describe('compareTable', () => {
     expect(r.actualRows).toBe(1_000_000n);
     // The chunk size adapts: many chunks, and the slow tail stays within a few targets even on a loaded machine.
     expect(r.chunks).toBeGreaterThan(10);
-    expect(r.chunkMs.p95).toBeLessThan(400);
-    expect(r.chunkMs.max).toBeLessThan(2000);
+    expect(r.chunkMs.p95).toBeLessThan(1000);
+    expect(r.chunkMs.max).toBeLessThan(3000);
   });
 });
 
