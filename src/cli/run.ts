@@ -67,7 +67,7 @@ function report(err: unknown, stderr: Writable): number {
     stderr.write(`dbtrail: ${oneLine(err)}\n`);
     return exitCodeFor(err.kind);
   }
-  const stack = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  const stack = err instanceof Error ? (err.stack ?? err.message) : describeThrown(err);
   stderr.write(`dbtrail: unexpected error (please report it)\n${stack}\n`);
   return exitCodeFor('internal');
 }
@@ -129,3 +129,13 @@ async function packageVersion(): Promise<string> {
 }
 
 export { commandName };
+
+/** A thrown value that is not an Error (a library rejecting with a plain object): show its fields, not "[object Object]". */
+function describeThrown(value: unknown): string {
+  if (typeof value !== 'object' || value === null) return String(value);
+  try {
+    return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}

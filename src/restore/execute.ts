@@ -22,6 +22,7 @@ import type { MariaDbSandbox } from '../sandbox/mariadb.js';
 import type { RestorePlan } from './plan.js';
 import { configureReplica, type Flavor, type ReplicaStatus } from './replica.js';
 import type { ReplayTransaction } from './transactions.js';
+import { resumeTriggers, suspendTriggers } from './triggers.js';
 
 /**
  * Executes a restore plan against a target server: check the target, fetch (verify, decrypt) the backup, load it
@@ -328,7 +329,15 @@ export async function executeRestore(o: RestoreOptions): Promise<RestoreReport> 
     });
     await applier.prepareSession();
     o.onProgress?.({ step: 'replay', done: 0, total, unit: 'transactions' });
-    await applier.apply(replay);
+    const suspended = await suspendTriggers(
+      main,
+      schemas.map((s) => o.renames.get(s) ?? s),
+    );
+    try {
+      await applier.apply(replay);
+    } finally {
+      await resumeTriggers(main, suspended);
+    }
     steps.push({ step: 'replay', ms: Date.now() - t, transactions: total });
     const last = applier.progress.last;
     return {
