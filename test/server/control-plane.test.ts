@@ -673,6 +673,8 @@ describe('the document and the extensions', () => {
       '/api/v1/schedules/{schedule_id}',
       '/api/v1/servers',
       '/api/v1/servers/{server_id}',
+      '/api/v1/servers/{server_id}/drift-checks',
+      '/api/v1/servers/{server_id}/drills',
       '/api/v1/whoami',
     ]);
     expect(Object.keys(doc.json.paths['/api/v1/servers/{server_id}']).sort()).toEqual([

@@ -1,4 +1,7 @@
+import { serverCoverage, type ServerCoverage } from '../../compliance/coverage.js';
 import type { Clock } from '../../lib/clock.js';
+import { MAX_LIST_LIMIT, type BackupCatalog } from '../../store/catalog.js';
+import type { ServerFactsRepository } from '../../store/server-facts.js';
 import type { BinlogCoordinates, ChangeIndex } from '../../store/change-index.js';
 import type { ServerRepository } from '../../store/servers.js';
 import { coveredWindows } from '../../store/windows.js';
@@ -28,6 +31,18 @@ export interface CoverageJson {
   readonly binlog_retention_seconds: number | null;
   /** now - binlog_retention_seconds: binlogs older than this may be gone from the server; null when unknown or 0. */
   readonly binlog_retention_horizon: string | null;
+  /**
+   * Present when the route has the catalog (src/compliance/coverage.ts): the windows a restore can reach (a good
+   * dump at the start, gap-free changes to the end), the newest good dump, and the dump warnings.
+   */
+  readonly recoverable_windows?: readonly {
+    readonly from: string;
+    readonly to: string;
+    readonly backup_id: string;
+  }[];
+  readonly newest_dump_at?: string | null;
+  readonly good_dumps?: number;
+  readonly warnings?: readonly { readonly code: string; readonly message: string }[];
 }
 
 export interface GapJson {
@@ -51,6 +66,9 @@ export interface CoverageRouteDeps {
   readonly store: {
     readonly servers: Pick<ServerRepository, 'get'>;
     readonly changes: Pick<ChangeIndex, 'coverage'>;
+    /** With these two, the answer adds recoverable windows and dump warnings, and the stored retention. */
+    readonly catalog?: Pick<BackupCatalog, 'list'>;
+    readonly serverFacts?: Pick<ServerFactsRepository, 'get'>;
   };
   readonly clock: Clock;
   /**
@@ -78,9 +96,33 @@ export function coverageRoutes(deps: CoverageRouteDeps): Route[] {
       async handle({ params: p }, ctx) {
         const { tenantId } = principalOf(ctx);
         // Another tenant's server is "not found", exactly like one that does not exist.
-        await storeCall(`server ${p.server_id}`, () => deps.store.servers.get(p.server_id, { tenantId }));
+        const server = await storeCall(`server ${p.server_id}`, () =>
+          deps.store.servers.get(p.server_id, { tenantId }),
+        );
         const coverage = await deps.store.changes.coverage(p.server_id);
-        const retention = deps.binlogRetentionSeconds?.(p.server_id) ?? null;
+        const { catalog, serverFacts } = deps.store;
+        const reported = deps.binlogRetentionSeconds?.(p.server_id);
+        const retention =
+          reported ??
+          (serverFacts === undefined
+            ? null
+            : ((await serverFacts.get(p.server_id))?.binlogRetentionSeconds ?? null));
+        const extra =
+          catalog === undefined
+            ? {}
+            : compliance(
+                serverCoverage({
+                  now: deps.clock.now(),
+                  windows: coveredWindows(coverage),
+                  backups: await catalog.list({
+                    tenantId,
+                    serverName: server.name,
+                    status: 'succeeded',
+                    limit: MAX_LIST_LIMIT,
+                  }),
+                  binlogRetentionSeconds: retention,
+                }),
+              );
         const now = deps.clock.now().getTime();
         const body: CoverageJson = {
           server_id: p.server_id,
@@ -103,11 +145,25 @@ export function coverageRoutes(deps: CoverageRouteDeps): Route[] {
           binlog_retention_seconds: retention,
           binlog_retention_horizon:
             retention === null || retention <= 0 ? null : new Date(now - retention * 1000).toISOString(),
+          ...extra,
         };
         return json(body);
       },
     }),
   ];
+}
+
+function compliance(c: ServerCoverage): Partial<CoverageJson> {
+  return {
+    recoverable_windows: c.recoverableWindows.map((w) => ({
+      from: isoMicros(w.fromUs)!,
+      to: isoMicros(w.toUs)!,
+      backup_id: w.backupId,
+    })),
+    newest_dump_at: c.newestDumpAt?.toISOString() ?? null,
+    good_dumps: c.goodDumps,
+    warnings: c.warnings,
+  };
 }
 
 function coordinatesJson(c: BinlogCoordinates): CoordinatesJson {

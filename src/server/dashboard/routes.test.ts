@@ -43,6 +43,8 @@ describe('dashboard routes', () => {
     expect([...seen].sort()).toEqual(
       [
         '/assets/api.js',
+        '/assets/checks.js',
+        '/assets/coverage.js',
         '/assets/dashboard.js',
         '/assets/dom.js',
         '/assets/format.js',

@@ -9,6 +9,7 @@ import { json, JSON_TYPE, text } from '../response.js';
 import { route, type Route } from '../router.js';
 import { enumOf, integer, object, optional, string } from '../schema.js';
 import { API_ERROR_CODES, storeCall, type RouteDeps } from './common.js';
+import { auditRequest } from './audit.js';
 
 /**
  * `POST /api/v1/backup` and the backup history. A backup request answers at once: it records the backup as
@@ -108,6 +109,11 @@ export function backupRoutes(deps: RouteDeps): Route[] {
             throw err;
           }
           ctx.log.info({ backupId, jobId, serverId: server.id, tool }, 'backup queued');
+          await auditRequest(store, ctx, {
+            action: 'backup.request',
+            target: backupId,
+            details: { server_id: server.id, server_name: server.name, tool, job_id: jobId },
+          });
           return json({ backup_id: backup.id, job_id: jobId, status: backup.status }, 202, {
             location: `/api/v1/backups/${backup.id}`,
           });

@@ -19,6 +19,7 @@ import { route, type Route } from '../router.js';
 import { boolean, enumOf, integer, object, optional, string } from '../schema.js';
 import { fieldError, iso, storeCall, type RouteDeps } from './common.js';
 import { scheduleHealthJson, type ScheduleHealthJson } from './health.js';
+import { auditRequest } from './audit.js';
 
 /**
  * `/api/v1/schedules`: cron-driven backups of one server. Every response carries `next_run_at` (null while
@@ -184,6 +185,11 @@ export function scheduleRoutes(deps: RouteDeps): Route[] {
             nextRunAt: body.enabled ? firstRun(body.cron, zone, clock) : null,
           }),
         );
+        await auditRequest(store, ctx, {
+          action: 'schedule.create',
+          target: record.id,
+          details: scheduleDetails(record, server.name),
+        });
         return json(await render(record, server.name), 201, { location: `/api/v1/schedules/${record.id}` });
       },
     }),
@@ -267,6 +273,11 @@ export function scheduleRoutes(deps: RouteDeps): Route[] {
         const record = await storeCall(`schedule ${id}`, () =>
           store.schedules.update(id, patch, { tenantId }),
         );
+        await auditRequest(store, ctx, {
+          action: 'schedule.update',
+          target: id,
+          details: { ...scheduleDetails(record), before: scheduleDetails(current) },
+        });
         return json(await render(record));
       },
     }),
@@ -283,10 +294,28 @@ export function scheduleRoutes(deps: RouteDeps): Route[] {
         await storeCall(`schedule ${params.schedule_id}`, () =>
           store.schedules.delete(params.schedule_id, { tenantId }),
         );
+        await auditRequest(store, ctx, { action: 'schedule.delete', target: params.schedule_id });
         return empty();
       },
     }),
   ];
+}
+
+/** What the audit log keeps of a schedule: enough to see what changed. */
+function scheduleDetails(
+  s: ScheduleRecord,
+  serverName?: string,
+): { [key: string]: string | number | boolean } {
+  return {
+    server_id: s.serverId,
+    ...(serverName !== undefined ? { server_name: serverName } : {}),
+    cron: s.cron,
+    timezone: s.timezone,
+    tool: s.tool,
+    retention_days: s.retentionDays,
+    object_prefix: s.objectPrefix,
+    enabled: s.enabled,
+  };
 }
 
 /** The first slot strictly after now; a 400 on `cron` when the expression has none within the search horizon. */

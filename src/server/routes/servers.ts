@@ -4,7 +4,17 @@ import { serverPasswordContext, type ServerPatch, type ServerRecord } from '../.
 import { principalOf } from '../context.js';
 import { empty, json } from '../response.js';
 import { route, type Route } from '../router.js';
-import { array, enumOf, integer, nullable, object, optional, string, type Infer } from '../schema.js';
+import {
+  array,
+  boolean,
+  enumOf,
+  integer,
+  nullable,
+  object,
+  optional,
+  string,
+  type Infer,
+} from '../schema.js';
 import { SERVER_NAME_PATTERN, SERVER_NAME_RULE, storeCall, type RouteDeps } from './common.js';
 import { serverHealthJson, type ServerHealthJson } from './health.js';
 
@@ -52,6 +62,12 @@ const defaults = object(
             'Agents that may back this server up: only those carrying every one of these labels (any agent when empty)',
         },
       ),
+    ),
+    capture: optional(
+      boolean({
+        description:
+          "Capture this server's binlog continuously into the change index: one stream, held by one eligible agent at a time",
+      }),
     ),
     tls: optional(
       enumOf(TLS_MODES, {

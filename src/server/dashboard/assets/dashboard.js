@@ -3,6 +3,8 @@
 // is small, and everything it shows comes from the public REST API under /api/v1.
 
 import { ApiError, createApiClient, itemsOf } from './api.js';
+import { drillFact, driftFact } from './checks.js';
+import { coverageDetails } from './coverage.js';
 import { h, replace } from './dom.js';
 import { scheduleHealth, serverHealth } from './health.js';
 import {
@@ -33,8 +35,10 @@ const state = {
   servers: [],
   schedules: [],
   backups: [],
-  /** serverId -> { backups, coverage, loadedAt } */
+  /** serverId -> { backups, coverage, drill, drift, loadedAt } */
   timelines: new Map(),
+  /** resource (`drills`, `drift-checks`) -> false once the API answered that it has no such route. */
+  checkRoutes: new Map(),
   /** null until known; false once the API answered that it has no coverage route. */
   coverageRoute: null,
   /** serverId -> { backupId, backup, error } for "Back up now" presses, kept until the next press. */
@@ -205,11 +209,19 @@ async function refreshTimelines() {
     state.servers.map(async (server) => {
       const cached = state.timelines.get(server.id);
       if (cached !== undefined && now - cached.loadedAt < TIMELINE_REFRESH_MS) return;
-      const [backups, coverage] = await Promise.all([
+      const [backups, coverage, drill, drift] = await Promise.all([
         api.get(`/backups?${new URLSearchParams({ server_id: server.id, limit: String(TIMELINE_LIMIT) })}`),
         loadCoverage(server.id),
+        loadLastCheck(server.id, 'drills', 'drills'),
+        loadLastCheck(server.id, 'drift-checks', 'drift_checks'),
       ]);
-      state.timelines.set(server.id, { backups: itemsOf(backups, 'backups'), coverage, loadedAt: now });
+      state.timelines.set(server.id, {
+        backups: itemsOf(backups, 'backups'),
+        coverage,
+        drill,
+        drift,
+        loadedAt: now,
+      });
     }),
   );
 }
@@ -231,6 +243,23 @@ async function loadCoverage(serverId) {
       state.coverageRoute = false;
       return null;
     }
+    if (error instanceof ApiError && error.status === 401) throw error;
+    return null;
+  }
+}
+
+/**
+ * The newest restore drill or drift check of a server (src/server/routes/checks.ts): the record, undefined when
+ * there is none yet, or null when the API cannot say (no such route, or it failed), so the card shows nothing
+ * rather than a false "none yet".
+ */
+async function loadLastCheck(serverId, resource, listName) {
+  if (state.checkRoutes.get(resource) === false) return null;
+  try {
+    const answer = await api.get(`/servers/${encodeURIComponent(serverId)}/${resource}?limit=1`);
+    return itemsOf(answer, listName)[0];
+  } catch (error) {
+    if (error instanceof ApiError && error.code === 'ROUTE_NOT_FOUND') state.checkRoutes.set(resource, false);
     if (error instanceof ApiError && error.status === 401) throw error;
     return null;
   }
@@ -472,6 +501,9 @@ function serverCard(server) {
           : h('span', { title: formatTime(lastGood.finished_at) }, formatRelative(lastGood.finished_at)),
       ),
       fact('Schedules', schedules.length === 0 ? 'None' : `${enabled} of ${schedules.length} enabled`),
+      // Until the server's timeline data has loaded, neither is known: show nothing rather than "none yet".
+      state.timelines.has(server.id) ? drillFact(state.timelines.get(server.id).drill, server.id) : null,
+      state.timelines.has(server.id) ? driftFact(state.timelines.get(server.id).drift, server.id) : null,
     ),
     h(
       'div',
@@ -536,6 +568,7 @@ function drawTimeline(server) {
     model.coverageKnown
       ? null
       : h('span', { class: 'muted' }, ' Captured change coverage appears here once the server reports it.'),
+    ...coverageDetails(data.coverage, server.id),
   );
 }
 
