@@ -190,6 +190,12 @@ export interface ChangeQuery {
   readonly order?: 'asc' | 'desc';
   /** Paging: only changes after this seq in the chosen order (the seq of the last change of the previous page). */
   readonly afterSeq?: bigint;
+  /**
+   * Only changes whose seq is greater than `after` and at most `until` (either bound optional). Seqs follow
+   * binlog order exactly, which commit times do not (a transaction's time is when its statement started), so
+   * undo and replay select by seq range; a range with both bounds is read through the seq index.
+   */
+  readonly seqRange?: { readonly after?: bigint; readonly until?: bigint };
 }
 
 export interface ChangeStats {

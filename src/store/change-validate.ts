@@ -205,6 +205,22 @@ export function checkChangeQuery(q: ChangeQuery): CheckedQuery {
     }
   }
   if (q.columnEq !== undefined) checkJsonKey(q.columnEq.column);
+  if (q.seqRange !== undefined) {
+    const { after, until } = q.seqRange;
+    for (const [name, v] of [
+      ['after', after],
+      ['until', until],
+    ] as const) {
+      if (v !== undefined && (typeof v !== 'bigint' || v < 0n)) {
+        throw invalid(
+          `Cannot query changes: seqRange.${name} must be a non-negative bigint, got ${String(v)}`,
+        );
+      }
+    }
+    if (after !== undefined && until !== undefined && after > until) {
+      throw invalid(`Cannot query changes: seqRange.after ${after} is above seqRange.until ${until}`);
+    }
+  }
   const order = q.order ?? 'asc';
   if (order !== 'asc' && order !== 'desc') {
     throw invalid(`Cannot query changes in order "${String(order)}": expected asc or desc`);

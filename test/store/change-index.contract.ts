@@ -456,6 +456,27 @@ export function changeIndexContract(backend: ChangeContractBackend): void {
         await expect(all({ afterSeq: 99n })).rejects.toThrow(/no change has seq 99/);
       });
 
+      it('narrows to a seq range, alone or with other filters', async () => {
+        await seed();
+        expect(seqs(await all({ seqRange: { after: 2n, until: 6n } }))).toEqual([3n, 4n, 5n, 6n]);
+        expect(seqs(await all({ seqRange: { after: 6n } }))).toEqual([7n, 8n]);
+        expect(seqs(await all({ seqRange: { until: 2n } }))).toEqual([1n, 2n]);
+        expect(
+          seqs(await all({ seqRange: { after: 1n, until: 7n }, schema: 'app', table: 'users' })),
+        ).toEqual([2n, 4n, 6n]);
+        expect(
+          seqs(await all({ seqRange: { after: 1n, until: 8n }, type: 'update', order: 'desc' })),
+        ).toEqual([7n, 6n, 4n]);
+        expect(seqs(await all({ seqRange: { after: 3n, until: 8n }, gtid: '0-1-102' }))).toEqual([6n, 7n]);
+        expect(
+          seqs(await all({ seqRange: { after: 6n, until: 8n }, pk: '["2"]', schema: 'app', table: 'users' })),
+        ).toEqual([8n]);
+        expect(await all({ seqRange: { after: 8n, until: 8n } })).toEqual([]);
+        await expect(all({ seqRange: { after: 5n, until: 2n } })).rejects.toThrow(
+          'Cannot query changes: seqRange.after 5 is above seqRange.until 2',
+        );
+      });
+
       it('returns changes in commit-time order, then seq, even when the clock stepped back', async () => {
         const a = tx(20, [insert('app', 'users', { id: '10' })]);
         const b = tx(19, [insert('app', 'users', { id: '11' })]);

@@ -209,7 +209,7 @@ export const queryCommand: CommandSpec = {
  * of the table in the index, else from its schema history. Returns null when the index knows nothing of the
  * table (so nothing can match).
  */
-async function canonicalPk(
+export async function canonicalPk(
   app: App,
   base: { tenantId: string; serverId: string },
   schema: string,
