@@ -1,11 +1,10 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSource } from '../capture/helpers.js';
-import type { MariaDbSandbox } from '../harness/mariadb.js';
+import { scratchDir, type MariaDbSandbox } from '../harness/mariadb.js';
 import { dsnArgs, nextSecond, recover, snapshot, startCaptured, type Captured } from './helpers.js';
 
 const run = promisify(execFile);
@@ -170,7 +169,7 @@ describe('recover: transactions, conflicts, foreign keys, forward replay', () =>
     await conn.query("SET SESSION sql_log_bin = 0; UPDATE shop.customers SET name = 'Ghost' WHERE id = 8");
     await conn.end();
 
-    const dir = await mkdtemp(join(tmpdir(), 'dbtrail-recover-'));
+    const dir = await scratchDir('dbtrail-recover-');
     const file = join(dir, 'undo.sql');
     const script = await recover(c, ['--gtid', undo, '--output', file]);
     expect(script.code, script.stderr).toBe(0);
