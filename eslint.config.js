@@ -31,7 +31,8 @@ const layers = {
     'app',
   ],
   source: ['capture', 'store', 'objects', 'backup', 'recovery', 'scheduler', 'server', 'cli', 'app'],
-  capture: ['server', 'cli', 'scheduler', 'app'],
+  capture: ['server', 'cli', 'scheduler', 'app', 'archive'],
+  archive: ['recovery', 'scheduler', 'server', 'cli', 'app'],
   store: ['capture', 'backup', 'recovery', 'scheduler', 'server', 'cli', 'app'],
   objects: [
     'binlog',
@@ -47,8 +48,11 @@ const layers = {
   ],
   backup: ['capture', 'recovery', 'scheduler', 'server', 'cli', 'app'],
   recovery: ['server', 'cli', 'scheduler', 'app'],
+  recover: ['server', 'cli', 'scheduler', 'app'],
+  restore: ['server', 'cli', 'scheduler', 'app'],
   drift: ['server', 'cli', 'scheduler', 'app'],
   scheduler: ['server', 'cli', 'app'],
+  compliance: ['server', 'cli', 'app'],
   server: ['cli'],
   config: [
     'binlog',

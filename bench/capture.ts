@@ -143,6 +143,10 @@ function captureEnv(home: string, db: MariaDbSandbox): NodeJS.ProcessEnv {
     DBTRAIL_SOURCE_PASSWORD: db.appPassword,
     DBTRAIL_LOG_LEVEL: 'info',
     DBTRAIL_LOG_FORMAT: 'json',
+    // The raw binlog archive is on by default; DBTRAIL_ARCHIVE=false measures capture without it.
+    ...(process.env['DBTRAIL_ARCHIVE'] !== undefined
+      ? { DBTRAIL_ARCHIVE: process.env['DBTRAIL_ARCHIVE'] }
+      : {}),
   };
 }
 

@@ -1,8 +1,9 @@
 import type { Config } from './config/schema.js';
 import { systemClock, type Clock } from './lib/clock.js';
-import { UnsupportedBackendError } from './store/errors.js';
 import { openSqliteStateStore } from './store/sqlite/state-store.js';
+import type { ImportResult } from './store/postgres/import-sqlite.js';
 import type { StateStore } from './store/state-store.js';
+import { StateUrlError } from './store/errors.js';
 import { parseStateUrl } from './store/state-url.js';
 
 /**
@@ -51,12 +52,40 @@ export async function openStateStore(
   switch (location.kind) {
     case 'sqlite':
       return openSqliteStateStore({ path: location.path, clock, backgroundCheckpoints: longRunning });
-    case 'postgres':
-      throw new UnsupportedBackendError(
-        `Cannot open state store ${location.display}: PostgreSQL state is not available in this build yet; use sqlite:PATH`,
-        { fields: { stateUrl: location.display } },
-      );
+    case 'postgres': {
+      // Loaded only when used, so that SQLite installations never load the PostgreSQL driver.
+      const { openPostgresStateStore } = await import('./store/postgres/state-store.js');
+      return openPostgresStateStore({ url: location.url, clock });
+    }
   }
+}
+
+/**
+ * Copies the state at `fromUrl` (sqlite:PATH) into the PostgreSQL database at `toUrl` (`dbtrail migrate-state`):
+ * all of it in one PostgreSQL transaction, verified, or nothing.
+ */
+export async function migrateState(
+  fromUrl: string,
+  toUrl: string,
+  options: { readonly replace?: boolean; readonly onTable?: (table: string, rows: number) => void } = {},
+): Promise<ImportResult> {
+  const from = parseStateUrl(fromUrl);
+  const to = parseStateUrl(toUrl);
+  if (from.kind !== 'sqlite' || from.path === ':memory:') {
+    throw new StateUrlError(
+      `Cannot migrate state from ${from.kind === 'sqlite' ? fromUrl : from.display}: expected sqlite:PATH of a database file`,
+      {
+        fields: { from: from.kind === 'sqlite' ? fromUrl : from.display },
+      },
+    );
+  }
+  if (to.kind !== 'postgres') {
+    throw new StateUrlError(`Cannot migrate state to ${toUrl}: expected a postgres:// URL`, {
+      fields: { to: toUrl },
+    });
+  }
+  const { importSqliteState } = await import('./store/postgres/import-sqlite.js');
+  return importSqliteState({ sqlitePath: from.path, targetUrl: to.url, ...options });
 }
 
 class OpenApp implements App {

@@ -10,6 +10,7 @@ import type { BinlogCoordinates, ChangeIndex, NewGap, TableSchemaEntry } from '.
 import type { BatchLimits } from './batch.js';
 import { describeCoordinates } from './coordinates.js';
 import { CaptureCore } from './core.js';
+import type { RawEventSink } from './raw-sink.js';
 import { CaptureGapError, ServerIdentityMismatchError, UnsupportedSourceError } from './errors.js';
 import type { TableFilter } from './filter.js';
 import { describeGap, findGap, type GapFinding } from './gap.js';
@@ -59,6 +60,8 @@ export interface StreamCaptureOptions {
   readonly heartbeatMs?: number;
   /** Reconnect delays: doubling from `initialMs` up to `maxMs`. */
   readonly backoff?: { readonly initialMs: number; readonly maxMs: number };
+  /** Receives the raw events of every session (the raw binlog archive). */
+  readonly rawSink?: RawEventSink;
 }
 
 export interface GapReport {
@@ -249,6 +252,7 @@ class Session {
         ? `Capture of "${o.serverName}" starts at ${describeCoordinates(start)}`
         : `Capture of "${o.serverName}" resumes at ${describeCoordinates(start)}`,
     );
+    await o.rawSink?.begin({ start, flavor: facts.flavor, gap });
     return this.#stream(core, from, history, facts);
   }
 
@@ -269,6 +273,7 @@ class Session {
       stopAtEnd: o.stopAtEnd,
       signal,
       columnResolver: history.resolver(),
+      onRawEvent: o.rawSink === undefined ? undefined : (raw, e) => o.rawSink?.event(raw, e),
       ...(o.heartbeatMs !== undefined ? { heartbeatMs: o.heartbeatMs } : {}),
     });
     if (stream.facts.serverId !== facts.serverId) {

@@ -100,4 +100,11 @@ describe('loadConfig', () => {
     expect(shown).not.toContain('hunter2');
     expect(shown).toContain('[redacted]');
   });
+
+  it('shows a postgres state URL without its password', () => {
+    const c = loadConfig({
+      env: { DBTRAIL_HOME: home(), DBTRAIL_STATE_URL: 'postgres://app:hunter2@db:5432/state' },
+    });
+    expect(redactedConfig(c)['stateUrl']).toBe('postgres://app:[redacted]@db:5432/state');
+  });
 });

@@ -94,7 +94,13 @@ export function loadConfig(sources: ConfigSources): Config {
     tenant: str('tenant') as string,
     server: { listen: str('server.listen') as string },
     secretKeyFile: str('secretKeyFile'),
+    signing: { keyFile: str('signing.keyFile'), trustedKeysFile: str('signing.trustedKeysFile') },
     notify: { webhookUrl: str('notify.webhookUrl') },
+    archive: {
+      enabled: values.get('archive.enabled') !== false,
+      intervalSeconds: str('archive.intervalSeconds') as string,
+      maxSegmentMb: str('archive.maxSegmentMb') as string,
+    },
   };
   return deepFreeze(config);
 }
@@ -104,9 +110,19 @@ export function redactedConfig(config: Config): Record<string, unknown> {
   const out: Record<string, unknown> = { home: config.home };
   for (const setting of SETTINGS) {
     const value = lookup(config as unknown as Record<string, unknown>, setting.key);
-    out[setting.key] = setting.secret && value !== undefined ? '[redacted]' : value;
+    out[setting.key] =
+      setting.secret && value !== undefined
+        ? '[redacted]'
+        : setting.key === 'stateUrl' && typeof value === 'string'
+          ? withoutUrlPassword(value)
+          : value;
   }
   return out;
+}
+
+/** A postgres:// state URL may carry a password: `scheme://user:password@host` shows as `user:[redacted]@`. */
+function withoutUrlPassword(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, '$1:[redacted]@');
 }
 
 interface ConfigFile {
@@ -209,6 +225,18 @@ function validate(setting: Setting, value: Raw, origin: string): void {
   ) {
     throw new ConfigError(
       `Cannot use ${origin}: stateUrl must start with sqlite: or postgres://, got "${value}"`,
+      {
+        key: setting.key,
+      },
+    );
+  }
+  if (
+    (setting.key === 'archive.intervalSeconds' || setting.key === 'archive.maxSegmentMb') &&
+    typeof value === 'string' &&
+    !(/^\d+(\.\d+)?$/.test(value) && Number(value) > 0)
+  ) {
+    throw new ConfigError(
+      `Cannot use ${origin}: "${setting.key}" must be a positive number, got "${value}"`,
       {
         key: setting.key,
       },

@@ -40,8 +40,23 @@ export interface Config {
    * first use. Set it to the same file on every host that shares one state store.
    */
   readonly secretKeyFile: string | undefined;
+  /**
+   * Manifest signing (src/backup/signing.ts): the Ed25519 private key file (undefined means
+   * `<home>/keys/manifest-signing.pem`, created on first use, mode 0600) and the file of other trusted public keys
+   * (undefined means `<home>/keys/trusted-signing-keys`).
+   */
+  readonly signing: { readonly keyFile: string | undefined; readonly trustedKeysFile: string | undefined };
   /** Where the control plane POSTs events (backup failed, schedule unhealthy or recovered); none by default. */
   readonly notify: { readonly webhookUrl: string | undefined };
+  /**
+   * The raw binlog archive of stream capture (src/archive): on by default; a segment is closed and uploaded at
+   * most `intervalSeconds` after its first transaction (the archive's RPO) or at `maxSegmentMb`. Numbers as text.
+   */
+  readonly archive: {
+    readonly enabled: boolean;
+    readonly intervalSeconds: string;
+    readonly maxSegmentMb: string;
+  };
 }
 
 export type SettingType = 'string' | 'boolean' | 'enum';
@@ -169,11 +184,48 @@ export const SETTINGS: readonly Setting[] = [
     default: () => undefined,
   },
   {
+    key: 'signing.keyFile',
+    type: 'string',
+    env: 'DBTRAIL_SIGNING_KEY_FILE',
+    description: 'Ed25519 key file that signs backup manifests (default <home>/keys/manifest-signing.pem)',
+    default: () => undefined,
+  },
+  {
+    key: 'signing.trustedKeysFile',
+    type: 'string',
+    env: 'DBTRAIL_TRUSTED_KEYS_FILE',
+    description:
+      'File of further trusted manifest signing public keys, one per line (default <home>/keys/trusted-signing-keys)',
+    default: () => undefined,
+  },
+  {
     key: 'notify.webhookUrl',
     type: 'string',
     env: 'DBTRAIL_WEBHOOK_URL',
     description: 'URL the server POSTs JSON events to: backup failed, schedule unhealthy, schedule recovered',
     default: () => undefined,
+  },
+  {
+    key: 'archive.enabled',
+    type: 'boolean',
+    env: 'DBTRAIL_ARCHIVE',
+    description: 'Stream capture also archives the raw binlog as segments in the object store',
+    default: () => true,
+  },
+  {
+    key: 'archive.intervalSeconds',
+    type: 'string',
+    env: 'DBTRAIL_ARCHIVE_INTERVAL_SECONDS',
+    description:
+      'Longest time a binlog segment stays open before it is uploaded (the archive RPO), in seconds',
+    default: () => '60',
+  },
+  {
+    key: 'archive.maxSegmentMb',
+    type: 'string',
+    env: 'DBTRAIL_ARCHIVE_MAX_SEGMENT_MB',
+    description: 'Size at which a binlog segment is closed early, in MiB',
+    default: () => '64',
   },
 ];
 

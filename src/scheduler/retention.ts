@@ -3,7 +3,9 @@ import { isAbsolute, relative } from 'node:path';
 import type { Clock } from '../lib/clock.js';
 import { messageOf } from '../lib/errors.js';
 import type { Logger } from '../log/logger.js';
+import { pruneSegments } from '../archive/retention.js';
 import type { ObjectStore } from '../objects/store.js';
+import type { BinlogArchiveRepository } from '../store/binlog-archive.js';
 import { MAX_LIST_LIMIT, type BackupCatalog, type BackupRecord } from '../store/catalog.js';
 import type { ChangeIndex } from '../store/change-index.js';
 import type { ScheduleRecord, ScheduleRepository } from '../store/schedules.js';
@@ -40,6 +42,11 @@ export interface RetentionDeps {
   readonly objects: ObjectStore;
   /** Local dump directories under this parent are removed with their backup. */
   readonly localRoot?: string;
+  /**
+   * The raw binlog archive: after a server's backups are expired, its segments that no kept backup can replay
+   * onto are deleted (src/archive/retention.ts).
+   */
+  readonly archive?: Pick<BinlogArchiveRepository, 'list' | 'delete'>;
   readonly clock: Clock;
   readonly logger: Logger;
 }
@@ -70,6 +77,8 @@ export interface RetentionReport {
     readonly scheduleId: string;
     readonly reason: KeepReason;
   }[];
+  /** Archive segments deleted because no kept backup needs them. */
+  readonly segmentsDeleted: number;
 }
 
 const DAY_MS = 86_400_000;
@@ -150,8 +159,11 @@ export class Retention {
     const deleted: RetentionItem[] = [];
     const failed: RetentionItem[] = [];
     const kept: RetentionReport['kept'][number][] = [];
+    let segmentsDeleted = 0;
     for (const tenantId of tenants) {
+      const servers = new Set<string>();
       for (const schedule of await this.#deps.schedules.list({ tenantId })) {
+        servers.add(schedule.serverId);
         try {
           const result = await this.runSchedule(schedule, now);
           for (const item of result.items) (item.ok ? deleted : failed).push(item);
@@ -166,6 +178,23 @@ export class Retention {
           this.#log.error({ scheduleId: schedule.id, error: messageOf(err) }, 'Cannot apply retention');
         }
       }
+      const archive = this.#deps.archive;
+      if (archive === undefined) continue;
+      for (const serverId of servers) {
+        try {
+          const pruned = await pruneSegments({
+            tenantId,
+            serverId,
+            archive,
+            catalog: this.#deps.catalog,
+            objects: this.#deps.objects,
+            logger: this.#log,
+          });
+          segmentsDeleted += pruned.deleted;
+        } catch (err) {
+          this.#log.error({ serverId, error: messageOf(err) }, 'Cannot apply retention to archive segments');
+        }
+      }
     }
     if (deleted.length > 0 || failed.length > 0) {
       this.#log.info(
@@ -173,7 +202,7 @@ export class Retention {
         'Retention applied',
       );
     }
-    return { at: now, deleted, failed, kept };
+    return { at: now, deleted, failed, kept, segmentsDeleted };
   }
 
   async runSchedule(

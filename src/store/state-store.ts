@@ -1,8 +1,13 @@
+import type { AgentRepository } from './agents.js';
 import type { ApiKeyRepository } from './api-keys.js';
+import type { AuditLogRepository } from './audit-log.js';
+import type { BinlogArchiveRepository } from './binlog-archive.js';
 import type { BackupCatalog } from './catalog.js';
 import type { ChangeIndex } from './change-index.js';
+import type { DrillRepository } from './drills.js';
 import type { JobRepository } from './jobs.js';
 import type { ScheduleRepository } from './schedules.js';
+import type { ServerFactsRepository } from './server-facts.js';
 import type { ServerRepository } from './servers.js';
 import type { TenantRepository } from './tenants.js';
 
@@ -36,6 +41,16 @@ export interface StateStore {
   readonly schedules: ScheduleRepository;
   /** Units of work claimed by agents with leases. */
   readonly jobs: JobRepository;
+  /** Segments of the raw binlog archive and its gaps. */
+  readonly binlogArchive: BinlogArchiveRepository;
+  /** Agents that called in, with their labels and when they were last seen. */
+  readonly agents: AgentRepository;
+  /** The hash-chained audit log of operations (src/store/audit-log.ts). */
+  readonly audit: AuditLogRepository;
+  /** What dbtrail last learned about each server from the server itself (binlog retention). */
+  readonly serverFacts: ServerFactsRepository;
+  /** Restore drills with their result and RTO (src/store/drills.ts). */
+  readonly drills: DrillRepository;
   /** The highest migration applied to the database. */
   schemaVersion(): Promise<number>;
   /** Idempotent. Using the store afterwards throws StoreClosedError. */

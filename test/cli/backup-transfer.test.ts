@@ -51,7 +51,7 @@ describe('dbtrail upload / backup verify / backup fetch', () => {
     const ok = await cli(['backup', 'verify', `file://${location}`], env());
     expect(ok.code).toBe(0);
     expect(ok.stdout).toMatch(
-      /^Backup bk_0001 at file:\/\/.*: OK \(2 files, 49\.1 KiB read; manifest signature not checked\)\n$/,
+      /^Backup bk_0001 at file:\/\/.*: OK \(2 files, 49\.1 KiB read; manifest UNSIGNED \(version 1, written before signing\): checked against its checksums only\)\n$/,
     );
 
     const damaged = join(location, 'app.users.00000.sql.zst');

@@ -4,13 +4,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Clock } from '../../src/lib/clock.js';
+import { openStateStore } from '../../src/app.js';
 import { openSqliteStateStore } from '../../src/store/sqlite/state-store.js';
+import type { StateStore } from '../../src/store/state-store.js';
+import { postgresTestDatabase } from '../store/backends.js';
 import { PROJECT_ROOT } from '../harness/cli.js';
 import { waitFor } from './helpers.js';
 
 /**
- * Two scheduler processes (real child processes) on one SQLite file, racing for the same slots: every due slot
- * runs exactly once. Both read "now" from one file the test moves, so slots come due for both at the same instant.
+ * Two scheduler processes (real child processes) on one SQLite file, then on one PostgreSQL database, racing for the
+ * same slots: every due slot runs exactly once. Both read "now" from one file the test moves, so slots come due for
+ * both at the same instant.
  * Then both stop, the clock jumps two hours (twelve missed slots), both start again: each overdue schedule runs once.
  */
 const dir = mkdtempSync(join(tmpdir(), 'dbtrail-two-schedulers-'));
@@ -27,7 +31,9 @@ const setClock = (ms: number): void => {
 };
 const fileClock: Clock = { now: () => new Date(readFileSync(clockPath, 'utf8').trim()) };
 
-function startScheduler(): ChildProcess & { lines: () => Record<string, unknown>[] } {
+function startScheduler(
+  stateEnv: Record<string, string>,
+): ChildProcess & { lines: () => Record<string, unknown>[] } {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', join(PROJECT_ROOT, 'test', 'control-plane', 'scheduler-process.ts')],
@@ -37,7 +43,7 @@ function startScheduler(): ChildProcess & { lines: () => Record<string, unknown>
       env: {
         PATH: process.env['PATH'],
         HOME: process.env['HOME'],
-        DBTRAIL_TEST_STATE: statePath,
+        ...stateEnv,
         DBTRAIL_TEST_CLOCK: clockPath,
         DBTRAIL_TEST_TICK_MS: '10',
       },
@@ -82,10 +88,32 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe('two scheduler processes on one SQLite file', () => {
+const postgresDatabase = postgresTestDatabase();
+const backends: {
+  readonly name: string;
+  readonly open: () => Promise<{ store: StateStore; env: Record<string, string> }>;
+}[] = [
+  {
+    name: 'one SQLite file',
+    open: async () => ({
+      store: await openSqliteStateStore({ path: statePath, clock: fileClock }),
+      env: { DBTRAIL_TEST_STATE: statePath },
+    }),
+  },
+  {
+    name: 'one PostgreSQL database',
+    open: async () => {
+      const url = await postgresDatabase();
+      return { store: await openStateStore(url, fileClock), env: { DBTRAIL_TEST_STATE_URL: url } };
+    },
+  },
+];
+
+describe.each(backends)('two scheduler processes on $name', (backend) => {
   it('run each due slot once, and an overdue schedule once after downtime', async () => {
     setClock(T0 - MIN);
-    const store = await openSqliteStateStore({ path: statePath, clock: fileClock });
+    const { store, env } = await backend.open();
+    const firstChild = children.length;
     const tenant = await store.tenants.create('acme');
     const scheduleIds: string[] = [];
     for (let i = 0; i < 6; i++) {
@@ -114,7 +142,7 @@ describe('two scheduler processes on one SQLite file', () => {
       }
     };
 
-    let procs = [startScheduler(), startScheduler()];
+    let procs = [startScheduler(env), startScheduler(env)];
     await ticksAt(procs, T0 - MIN, 1);
     for (let round = 0; round < 3; round++) {
       const at = T0 + round * 10 * MIN + 1_000;
@@ -130,7 +158,7 @@ describe('two scheduler processes on one SQLite file', () => {
     );
     const later = T0 + 2 * 60 * MIN + 5 * MIN;
     setClock(later);
-    procs = [startScheduler(), startScheduler()];
+    procs = [startScheduler(env), startScheduler(env)];
     await ticksAt(procs, later);
 
     const jobs = await store.jobs.list({ tenantId: tenant.id, limit: 1000 });
@@ -152,9 +180,10 @@ describe('two scheduler processes on one SQLite file', () => {
       expect((await store.schedules.get(id)).nextRunAt?.toISOString()).toBe('2024-05-01T12:10:00.000Z');
     }
     expect(await store.catalog.list({ tenantId: tenant.id, limit: 1000 })).toHaveLength(6 * 4);
-    const enqueuedBy = children.map((c) => c.lines().reduce((n, l) => n + (l['enqueued'] as number), 0));
+    const mine = children.slice(firstChild);
+    const enqueuedBy = mine.map((c) => c.lines().reduce((n, l) => n + (l['enqueued'] as number), 0));
     expect(enqueuedBy.reduce((a, b) => a + b, 0)).toBe(6 * 4);
-    expect(children.flatMap((c) => c.lines().flatMap((l) => l['errors'] as unknown[]))).toEqual([]);
+    expect(mine.flatMap((c) => c.lines().flatMap((l) => l['errors'] as unknown[]))).toEqual([]);
     await store.close();
   });
 });

@@ -23,6 +23,25 @@ afterAll(async () => {
   }
 });
 
+// A failing afterAll of the test file itself keeps the hook above from running, and the pool then ends the test
+// process with SIGTERM while its servers still run. Kill them first, then let the signal do what it would have.
+function killStarted(): void {
+  for (const db of started) {
+    if (db.pid !== undefined && db.running) {
+      try {
+        process.kill(db.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+}
+process.once('exit', killStarted);
+process.once('SIGTERM', () => {
+  killStarted();
+  process.kill(process.pid, 'SIGTERM');
+});
+
 /** A temporary directory removed after the file's tests, once its servers are stopped (e.g. a server's --tmpdir). */
 export async function scratchDir(prefix: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));

@@ -4,11 +4,10 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connectSqlite } from '../../src/store/sqlite/driver.js';
-import { SQLITE_MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { openSqliteStateStore } from '../../src/store/sqlite/state-store.js';
-import type { ContractDatabase } from './catalog.contract.js';
-import { changeIndexContract, type ChangeContractBackend } from './change-index.contract.js';
+import { changeIndexContract } from './change-index.contract.js';
 import { after, tx, update } from './change-fixtures.js';
+import { sqliteBackend } from './backends.js';
 
 const root = mkdtempSync(join(tmpdir(), 'dbtrail-change-index-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -32,36 +31,7 @@ function raw<T>(path: string, fn: (db: Database.Database) => T): T {
   }
 }
 
-function database(path: string): ContractDatabase {
-  return {
-    open: (options = {}) =>
-      openSqliteStateStore({
-        path,
-        ...(options.clock ? { clock: options.clock } : {}),
-        ...(options.migrateTo !== undefined ? { migrateTo: options.migrateTo } : {}),
-      }),
-    exec: (sql) => Promise.resolve(raw(path, (db) => void db.exec(sql))),
-    query: (sql) => Promise.resolve(raw(path, (db) => db.prepare(sql).all() as Record<string, unknown>[])),
-    seedBackups: () => Promise.reject(new Error('not used by the change-index contract')),
-    drop: () => {
-      rmSync(join(path, '..'), { recursive: true, force: true });
-      return Promise.resolve();
-    },
-  };
-}
-
-const sqlite: ChangeContractBackend = {
-  name: 'sqlite',
-  latestVersion: SQLITE_MIGRATIONS.length,
-  createDatabase: () => Promise.resolve(database(freshPath())),
-  failChangeWithPk: (db, pk) =>
-    db.exec(
-      `CREATE TRIGGER fail_change BEFORE INSERT ON changes WHEN NEW.pk = '${pk.replaceAll("'", "''")}'
-       BEGIN SELECT RAISE(ABORT, 'injected failure'); END`,
-    ),
-};
-
-changeIndexContract(sqlite);
+changeIndexContract(sqliteBackend('change-index-contract'));
 
 describe('sqlite change index', () => {
   it('answers each kind of lookup by searching an index, never scanning changes', async () => {

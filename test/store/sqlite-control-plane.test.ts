@@ -4,11 +4,10 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openSqliteStateStore } from '../../src/store/sqlite/state-store.js';
-import { SQLITE_MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { runTogether } from '../harness/together.js';
 import { PROJECT_ROOT } from '../harness/cli.js';
-import type { ContractBackend } from './catalog.contract.js';
 import { controlPlaneContract } from './control-plane.contract.js';
+import { sqliteBackend } from './backends.js';
 
 const root = mkdtempSync(join(tmpdir(), 'dbtrail-control-plane-store-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -27,28 +26,7 @@ function raw<T>(path: string, fn: (db: Database.Database) => T): T {
   }
 }
 
-const sqlite: ContractBackend = {
-  name: 'sqlite',
-  latestVersion: SQLITE_MIGRATIONS.length,
-  createDatabase() {
-    const path = freshPath();
-    return Promise.resolve({
-      open: (options = {}) =>
-        openSqliteStateStore({
-          path,
-          ...(options.clock ? { clock: options.clock } : {}),
-          ...(options.migrateTo !== undefined ? { migrateTo: options.migrateTo } : {}),
-        }),
-      exec: (sql) => Promise.resolve(raw(path, (db) => void db.exec(sql))),
-      query: (sql) => Promise.resolve(raw(path, (db) => db.prepare(sql).all() as Record<string, unknown>[])),
-      seedBackups: () => Promise.reject(new Error('not used by this contract')),
-      drop: () => {
-        rmSync(join(path, '..'), { recursive: true, force: true });
-        return Promise.resolve();
-      },
-    });
-  },
-};
+const sqlite = sqliteBackend('control-plane-contract');
 
 controlPlaneContract(sqlite);
 

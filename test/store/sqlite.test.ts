@@ -16,7 +16,8 @@ import { SQLITE_MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { openSqliteStateStore } from '../../src/store/sqlite/state-store.js';
 import { runTogether } from '../harness/together.js';
 import { PROJECT_ROOT } from '../harness/cli.js';
-import { catalogContract, type ContractBackend, type ContractDatabase } from './catalog.contract.js';
+import { catalogContract } from './catalog.contract.js';
+import { sqliteBackend } from './backends.js';
 
 const root = mkdtempSync(join(tmpdir(), 'dbtrail-store-sqlite-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -37,54 +38,7 @@ function raw<T>(path: string, fn: (db: Database.Database) => T): T {
   }
 }
 
-const sqlite: ContractBackend = {
-  name: 'sqlite',
-  latestVersion: SQLITE_MIGRATIONS.length,
-  createDatabase(): Promise<ContractDatabase> {
-    const path = freshPath();
-    return Promise.resolve({
-      open: (options = {}) =>
-        openSqliteStateStore({
-          path,
-          ...(options.clock ? { clock: options.clock } : {}),
-          ...(options.migrateTo !== undefined ? { migrateTo: options.migrateTo } : {}),
-        }),
-      exec: (sql) => Promise.resolve(raw(path, (db) => void db.exec(sql))),
-      query: (sql) => Promise.resolve(raw(path, (db) => db.prepare(sql).all() as Record<string, unknown>[])),
-      seedBackups: (rows) =>
-        Promise.resolve(
-          raw(path, (db) => {
-            const insert = db.prepare(
-              `INSERT INTO backups (id, tenant_id, server_name, tool, status, created_at, started_at, finished_at,
-                 binlog_file, binlog_position, location, error_message, updated_at)
-               VALUES (?, ?, ?, 'mydumper', ?, ?, ?, ?, 'binlog.000001', 4, 'file:///o/', ?, ?)`,
-            );
-            db.transaction(() => {
-              for (const r of rows) {
-                const t = r.createdAt.toISOString();
-                const ended = r.status === 'succeeded' || r.status === 'failed' ? t : null;
-                insert.run(
-                  r.id,
-                  r.tenantId,
-                  r.serverName,
-                  r.status,
-                  t,
-                  t,
-                  ended,
-                  r.status === 'failed' ? 'x' : null,
-                  t,
-                );
-              }
-            })();
-          }),
-        ),
-      drop: () => {
-        rmSync(join(path, '..'), { recursive: true, force: true });
-        return Promise.resolve();
-      },
-    });
-  },
-};
+const sqlite = sqliteBackend('store-contract');
 
 catalogContract(sqlite);
 

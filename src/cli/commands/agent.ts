@@ -3,6 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { backupJobHandler } from '../../agent/backup-job.js';
+import { homeSigner } from '../../backup/home-signer.js';
+import { captureJobHandler } from '../../agent/capture-job.js';
 import { AgentKeyError } from '../../agent/errors.js';
 import { HttpAgentLink } from '../../agent/http-link.js';
 import { Worker } from '../../agent/worker.js';
@@ -16,6 +18,7 @@ import {
   type CommandSpec,
   type ParsedArgs,
 } from '../command.js';
+import { UsageError } from '../errors.js';
 
 /**
  * `dbtrail agent --server URL`: the worker of `dbtrail server` on another host, near the databases it backs up.
@@ -28,7 +31,7 @@ import {
  */
 export const agentCommand: CommandSpec = {
   path: ['agent'],
-  summary: 'Run an agent that takes backup jobs from a dbtrail server over HTTP',
+  summary: 'Run an agent that takes backup jobs and capture streams from a dbtrail server over HTTP',
   flags: [
     {
       name: 'server',
@@ -54,6 +57,20 @@ export const agentCommand: CommandSpec = {
       type: 'list',
       value: 'A,B',
       description: 'Labels of this agent: it serves the servers whose defaults.labels are all among them',
+    },
+    {
+      name: 'label',
+      type: 'list',
+      value: 'KEY=VALUE',
+      description: 'A label of this agent, e.g. env=prod (repeatable; same as --labels)',
+    },
+    {
+      name: 'capture-streams',
+      type: 'integer',
+      value: 'N',
+      min: 0,
+      max: 1000,
+      description: 'Capture streams held at once, apart from --concurrency (default 16; 0 takes none)',
     },
     {
       name: 'concurrency',
@@ -95,20 +112,36 @@ export const agentCommand: CommandSpec = {
     const leaseSeconds = flagInt(args, 'lease');
     const concurrency = flagInt(args, 'concurrency');
     const pollMs = flagInt(args, 'poll');
+    const captureStreams = flagInt(args, 'capture-streams');
+    const labels = [...new Set([...(flagList(args, 'labels') ?? []), ...(flagList(args, 'label') ?? [])])];
+    const badLabel = labels.find((l) => !LABEL_PATTERN.test(l) || l.length > 100);
+    if (badLabel !== undefined) {
+      throw new UsageError(
+        `Cannot use agent label "${badLabel}": expected up to 100 letters, digits, ".", "_", ":", "=", "/" or "-", such as env=prod`,
+        { label: badLabel },
+      );
+    }
+    const identity = {
+      agentId: flagString(args, 'id') ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+      labels,
+    };
+    // Fails fast (and for good: exit code of an auth or usage error) on a wrong URL or key.
+    await link.register(identity, { hostname: hostname(), version: await dbtrailVersion() });
     const worker = new Worker({
-      identity: {
-        agentId: flagString(args, 'id') ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
-        labels: flagList(args, 'labels') ?? [],
-      },
+      identity,
       link,
       handlers: {
         backup: backupJobHandler({
           objects,
           outDir: join(ctx.config.home, 'backups'),
           lockDir: join(ctx.config.home, 'locks'),
+          // A remote agent signs with its own home's key: trust it on the control plane with dbtrail key trust.
+          signer: () => homeSigner(ctx.config),
         }),
+        ...(captureStreams === 0 ? {} : { capture: captureJobHandler() }),
       },
       logger: ctx.logger,
+      ...(captureStreams !== undefined && captureStreams > 0 ? { captureStreams } : {}),
       ...(concurrency !== undefined ? { concurrency } : {}),
       ...(leaseSeconds !== undefined ? { leaseMs: leaseSeconds * 1000 } : {}),
       ...(pollMs !== undefined ? { pollMs } : {}),
@@ -128,6 +161,19 @@ export const agentCommand: CommandSpec = {
     return 0;
   },
 };
+
+/** What servers' `defaults.labels` allow (src/server/routes/servers.ts): a label with spaces could never match. */
+const LABEL_PATTERN = /^[A-Za-z0-9._:=/-]+$/;
+
+async function dbtrailVersion(): Promise<string> {
+  try {
+    const url = new URL('../../../package.json', import.meta.url);
+    const pkg = JSON.parse(await readFile(url, 'utf8')) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
 
 async function agentKey(ctx: CommandContext, args: ParsedArgs): Promise<string> {
   const fromFlag = flagString(args, 'key');

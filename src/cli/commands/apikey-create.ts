@@ -1,4 +1,5 @@
 import { openApp } from '../../app.js';
+import { audit, cliActor } from '../../store/audit-log.js';
 import { NotFoundError } from '../../store/errors.js';
 import { generateApiKey } from '../../server/api-keys.js';
 import { flagString, type CommandSpec } from '../command.js';
@@ -33,6 +34,18 @@ export const apikeyCreateCommand: CommandSpec = {
         prefix: key.prefix,
         keyHash: key.hash,
       });
+      await audit(
+        app.store,
+        {
+          tenantId: tenant.id,
+          actor: cliActor(),
+          action: 'apikey.create',
+          target: record.id,
+          outcome: 'success',
+          details: { prefix: record.prefix, name: record.name },
+        },
+        ctx.logger,
+      );
       ctx.stdout.write(`${key.key}\n`);
       ctx.stderr.write(
         `Created API key ${record.id} (${record.prefix}...) for tenant "${tenant.name}". It is shown only once: store it now.\n`,

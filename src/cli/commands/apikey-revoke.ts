@@ -1,4 +1,5 @@
 import { openApp } from '../../app.js';
+import { audit, cliActor } from '../../store/audit-log.js';
 import type { CommandSpec } from '../command.js';
 
 /** `dbtrail apikey revoke ID|PREFIX`: the key stops authenticating at once, on every server sharing the store. */
@@ -15,6 +16,20 @@ export const apikeyRevokeCommand: CommandSpec = {
       const tenant = await app.store.tenants.get(key.tenantId);
       const revoked = await app.store.apiKeys.revoke(key.id);
       const already = key.revokedAt !== null;
+      if (!already) {
+        await audit(
+          app.store,
+          {
+            tenantId: tenant.id,
+            actor: cliActor(),
+            action: 'apikey.revoke',
+            target: revoked.id,
+            outcome: 'success',
+            details: { prefix: revoked.prefix },
+          },
+          ctx.logger,
+        );
+      }
       ctx.stdout.write(
         `${already ? 'Already revoked' : 'Revoked'}: API key ${revoked.id} (${revoked.prefix}...) of tenant "${tenant.name}"\n`,
       );

@@ -3,6 +3,8 @@ import { Progress, formatBytes, formatDuration } from '../../lib/progress.js';
 import { openObjectStore } from '../../objects/open.js';
 import { backupToJson, type BackupRecord } from '../../store/catalog.js';
 import { openApp } from '../../app.js';
+import { messageOf } from '../../lib/errors.js';
+import { audit, cliActor } from '../../store/audit-log.js';
 import { flagBool, type CommandSpec } from '../command.js';
 import { DUMP_FLAGS, dumpRequestFrom } from './dump.js';
 
@@ -28,6 +30,7 @@ export const backupRunCommand: CommandSpec = {
     const progress = new Progress({ stream: ctx.stderr, label: 'upload' });
     try {
       const tenant = await app.store.tenants.ensure(ctx.config.tenant);
+      let backupId: string | null = null;
       const result = await runBackup(
         { catalog: app.store.catalog, objects, logger: log },
         {
@@ -39,8 +42,41 @@ export const backupRunCommand: CommandSpec = {
               progress.update(p.bytesDone, p.bytesTotal);
             },
           },
-          onStatus: (r) => log.debug({ backupId: r.id, status: r.status }, 'Backup status changed'),
+          onStatus: (r) => {
+            backupId = r.id;
+            log.debug({ backupId: r.id, status: r.status }, 'Backup status changed');
+          },
         },
+      ).catch(async (err: unknown) => {
+        await audit(
+          app.store,
+          {
+            tenantId: tenant.id,
+            actor: cliActor(),
+            action: 'backup.run',
+            target: backupId,
+            outcome: 'failure',
+            details: { server_name: request.serverName, error: messageOf(err).slice(0, 500) },
+          },
+          ctx.logger,
+        );
+        throw err;
+      });
+      await audit(
+        app.store,
+        {
+          tenantId: tenant.id,
+          actor: cliActor(),
+          action: 'backup.run',
+          target: result.record.id,
+          outcome: 'success',
+          details: {
+            server_name: result.record.serverName,
+            location: result.record.location,
+            signature_key_id: request.signer?.key.keyId ?? null,
+          },
+        },
+        ctx.logger,
       );
       progress.finish();
       ctx.stdout.write(

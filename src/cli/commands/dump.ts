@@ -16,6 +16,7 @@ import {
 } from '../command.js';
 import { UsageError } from '../errors.js';
 import { warnPasswordOnArgv } from './shared.js';
+import { cliSigner } from './audit-helpers.js';
 
 /** The dump flags, shared with `backup run`. */
 export const DUMP_FLAGS: readonly FlagSpec[] = [
@@ -132,6 +133,7 @@ export async function dumpRequestFrom(
     compression: (flagString(args, 'compress') ?? 'none') as Compression,
     recipients,
     lockDir: join(ctx.config.home, 'locks'),
+    signer: await cliSigner(ctx),
     logger: ctx.logger,
     signal: ctx.signal,
     ...(progress !== undefined ? { onProgress: (p) => progress.update(p.bytesDone, p.bytesEstimated) } : {}),

@@ -23,7 +23,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   ),
   entry(
     ['agent'],
-    'Run an agent that takes backup jobs from a dbtrail server over HTTP',
+    'Run an agent that takes backup jobs and capture streams from a dbtrail server over HTTP',
     async () => (await import('./agent.js')).agentCommand,
   ),
   entry(
@@ -73,13 +73,38 @@ export const COMMANDS: readonly CommandEntry[] = [
   ),
   entry(
     ['backup', 'verify'],
-    'Re-read every object of a backup and check it against the manifest; exits 1 on any problem',
+    'Re-read every object of a backup and check it against the signed manifest; exits 9 on a bad signature, 1 on bad files',
     async () => (await import('./backup-verify.js')).backupVerifyCommand,
   ),
   entry(
     ['backup', 'fetch'],
     'Download a backup into a new directory, verifying (and decrypting) every file, ready for myloader or mariadb-backup',
     async () => (await import('./backup-fetch.js')).backupFetchCommand,
+  ),
+  entry(
+    ['key', 'show'],
+    'Print the public key that signs backup manifests (created on first use) and the trusted keys',
+    async () => (await import('./key-show.js')).keyShowCommand,
+  ),
+  entry(
+    ['key', 'trust'],
+    "Trust another home's manifest signing public key (as printed by its dbtrail key show)",
+    async () => (await import('./key-trust.js')).keyTrustCommand,
+  ),
+  entry(
+    ['audit', 'verify'],
+    'Check the hash chain of the audit log: finds edited, deleted and reordered entries; exits 9 if any',
+    async () => (await import('./audit-verify.js')).auditVerifyCommand,
+  ),
+  entry(
+    ['audit', 'list'],
+    'List the audit log entries of the configured tenant, oldest first',
+    async () => (await import('./audit-list.js')).auditListCommand,
+  ),
+  entry(
+    ['report'],
+    'Write the compliance report of a server over a period: backups and verifications, drills, drift, gaps, recoverable window',
+    async () => (await import('./report.js')).reportCommand,
   ),
   entry(
     ['generate-key'],
@@ -102,6 +127,16 @@ export const COMMANDS: readonly CommandEntry[] = [
     async () => (await import('./binlog-tail.js')).binlogTailCommand,
   ),
   entry(
+    ['binlog', 'archive', 'list'],
+    'List the archived binlog segments of a server and the archive gaps',
+    async () => (await import('./binlog-archive.js')).binlogArchiveListCommand,
+  ),
+  entry(
+    ['binlog', 'archive', 'fetch'],
+    'Download and verify the archived binlog segments covering a range, ready for mariadb-binlog',
+    async () => (await import('./binlog-archive.js')).binlogArchiveFetchCommand,
+  ),
+  entry(
     ['stream'],
     'Capture every row change and DDL of a server from its binlog into the change index, exactly once, until stopped',
     async () => (await import('./stream.js')).streamCommand,
@@ -117,14 +152,39 @@ export const COMMANDS: readonly CommandEntry[] = [
     async () => (await import('./query.js')).queryCommand,
   ),
   entry(
+    ['recover'],
+    'Undo captured changes exactly (or replay them forward) as SQL: a script, a plan, or applied in one transaction',
+    async () => (await import('./recover.js')).recoverCommand,
+  ),
+  entry(
     ['status'],
-    'Show capture state per server: checkpoint, lag, changes, gaps and covered windows',
+    'Show per server: checkpoint, lag, changes, gaps, covered and recoverable windows, binlog retention, dump warnings',
     async () => (await import('./status.js')).statusCommand,
   ),
   entry(
     ['prune'],
     'Delete captured changes older than a duration, recording the pruned history as a gap',
     async () => (await import('./prune.js')).pruneCommand,
+  ),
+  entry(
+    ['restore'],
+    'Restore a server to a point in time: load the newest covering backup into a target and replay captured changes up to the target',
+    async () => (await import('./restore.js')).restoreCommand,
+  ),
+  entry(
+    ['drill'],
+    'Prove a restore works: restore the latest backup plus changes into a scratch server, compare per-table checksums with the source, record the result and RTO',
+    async () => (await import('./drill.js')).drillCommand,
+  ),
+  entry(
+    ['drift'],
+    'Find changes that did not come through the binlog: compare the live server (or a backup) with the last dump plus captured changes, row by row',
+    async () => (await import('./drift.js')).driftCommand,
+  ),
+  entry(
+    ['migrate-state'],
+    'Copy all state (catalog, change index, control plane, audit log) from SQLite to PostgreSQL in one verified transaction',
+    async () => (await import('./migrate-state.js')).migrateStateCommand,
   ),
   entry(
     ['config', 'show'],

@@ -6,6 +6,9 @@ import { captureServer } from '../../capture/server-record.js';
 import { runStreamCapture, type CaptureSummary } from '../../capture/stream.js';
 import { connectSource, sourceDsn } from '../../source/connect.js';
 import { flagBool, flagList, flagString, type CommandSpec } from '../command.js';
+import { openServerArchive } from '../../archive/open.js';
+import type { BinlogArchiver } from '../../archive/archiver.js';
+import { openObjectStore } from '../../objects/open.js';
 import { warnPasswordOnArgv } from './shared.js';
 
 export const streamCommand: CommandSpec = {
@@ -44,6 +47,12 @@ export const streamCommand: CommandSpec = {
       description: 'Exit 0 once caught up with the end of the binlog instead of waiting for new changes',
     },
     {
+      name: 'archive',
+      type: 'boolean',
+      description:
+        'Also archive the raw binlog as segments in the object store (default: archive.enabled, on); --no-archive turns it off',
+    },
+    {
       name: 'accept-gap',
       type: 'boolean',
       description:
@@ -63,12 +72,29 @@ export const streamCommand: CommandSpec = {
     const status = new CaptureStatusLine(ctx.stderr, 'stream');
     const app = await openApp(ctx.config, { longRunning: true });
     let summary: CaptureSummary;
+    let archive: BinlogArchiver | undefined;
+    let closeObjects: (() => void) | undefined;
     try {
       const server = await captureServer(app.store, ctx.config.tenant, serverName, {
         host: dsn.host === '' ? 'localhost' : dsn.host,
         port: dsn.port,
         username: dsn.user,
       });
+      const archiveOn =
+        args.flags['archive'] === undefined ? ctx.config.archive.enabled : flagBool(args, 'archive');
+      if (archiveOn) {
+        const objects = openObjectStore(ctx.config.objectsUrl, ctx.config.s3);
+        closeObjects = () => objects.close();
+        archive = await openServerArchive({
+          config: ctx.config,
+          catalog: app.store.binlogArchive,
+          objects,
+          tenant: ctx.config.tenant,
+          serverName,
+          serverId: server.id,
+          logger: log,
+        });
+      }
       summary = await runStreamCapture({
         dsn,
         index: app.store.changes,
@@ -77,6 +103,7 @@ export const streamCommand: CommandSpec = {
         filter,
         stopAtEnd: flagBool(args, 'stop-at-end'),
         acceptGap: flagBool(args, 'accept-gap'),
+        ...(archive !== undefined ? { rawSink: archive } : {}),
         signal: ctx.signal,
         logger: log,
         status,
@@ -89,7 +116,19 @@ export const streamCommand: CommandSpec = {
       });
     } finally {
       status.finish();
-      await app.close();
+      try {
+        // Close the last segment and upload what is spooled; what cannot be uploaded now waits in the spool.
+        const done = await archive?.close();
+        if (done !== undefined && done.pending > 0) {
+          log.warn(
+            { pending: done.pending },
+            'Archive segments left in the spool; they are uploaded on the next start',
+          );
+        }
+      } finally {
+        closeObjects?.();
+        await app.close();
+      }
     }
     const at = summary.checkpoint;
     log.info(

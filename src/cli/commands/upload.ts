@@ -8,6 +8,8 @@ import { Progress, formatBytes } from '../../lib/progress.js';
 import { openObjectStore } from '../../objects/open.js';
 import { flagBool, flagInt, type CommandContext, type CommandSpec, type ParsedArgs } from '../command.js';
 import { EXIT_INTERRUPTED } from '../exit-codes.js';
+import { audit, cliActor } from '../../store/audit-log.js';
+import { auditBackupOperation } from './audit-helpers.js';
 import { runTransfer } from './shared.js';
 
 export const uploadCommand: CommandSpec = {
@@ -56,6 +58,12 @@ export const uploadCommand: CommandSpec = {
       store.close();
     }
     if (result === undefined) return EXIT_INTERRUPTED;
+    await auditBackupOperation(ctx, {
+      action: 'backup.upload',
+      backupId: result.backupId,
+      outcome: 'success',
+      details: { location: result.location, bytes_uploaded: result.bytesUploaded },
+    });
     if (flagBool(args, 'json')) {
       ctx.stdout.write(`${JSON.stringify(result)}\n`);
       return 0;
@@ -91,6 +99,18 @@ async function uploadById(ctx: CommandContext, args: ParsedArgs, idOrPrefix: str
       },
     );
     progress.finish();
+    await audit(
+      app.store,
+      {
+        tenantId: tenant.id,
+        actor: cliActor(),
+        action: 'backup.upload',
+        target: result.record.id,
+        outcome: result.record.status === 'succeeded' ? 'success' : 'failure',
+        details: { server_name: result.record.serverName, location: result.upload.location },
+      },
+      ctx.logger,
+    );
     if (flagBool(args, 'json')) ctx.stdout.write(`${JSON.stringify(backupToJson(result.record))}\n`);
     else
       ctx.stdout.write(

@@ -1,5 +1,6 @@
 import { isoMicros, type ChangeStats, type Checkpoint, type Gap } from '../../store/change-index.js';
 import type { CoveredWindow } from '../../store/windows.js';
+import { duration, type ServerCoverage } from '../../compliance/coverage.js';
 
 /** What `dbtrail status` knows about one server. */
 export interface ServerStatus {
@@ -13,6 +14,8 @@ export interface ServerStatus {
   readonly stats: ChangeStats;
   readonly gaps: readonly Gap[];
   readonly windows: readonly CoveredWindow[];
+  /** Recoverable windows, binlog retention horizon and dump warnings (src/compliance/coverage.ts). */
+  readonly coverage?: ServerCoverage;
 }
 
 /** The public JSON form (`status --json`): times ISO 8601 UTC with microseconds, counts exact JSON numbers. */
@@ -48,6 +51,24 @@ export function statusJson(s: ServerStatus): Record<string, unknown> {
       recordedAt: g.recordedAt.toISOString(),
     })),
     windows: s.windows.map((w) => ({ from: isoMicros(w.fromUs), to: isoMicros(w.toUs) })),
+    ...(s.coverage === undefined ? {} : { coverage: coverageJson(s.coverage) }),
+  };
+}
+
+/** The coverage part of `status --json`, in the same snake_case as the API's coverage route. */
+export function coverageJson(c: ServerCoverage): Record<string, unknown> {
+  return {
+    recoverable_windows: c.recoverableWindows.map((w) => ({
+      from: isoMicros(w.fromUs),
+      to: isoMicros(w.toUs),
+      backup_id: w.backupId,
+    })),
+    binlog_retention_seconds: c.binlogRetentionSeconds,
+    binlog_retention_horizon: c.binlogRetentionHorizon?.toISOString() ?? null,
+    newest_dump_at: c.newestDumpAt?.toISOString() ?? null,
+    newest_dump_id: c.newestDumpId,
+    good_dumps: c.goodDumps,
+    warnings: c.warnings,
   };
 }
 
@@ -101,8 +122,36 @@ export function renderStatus(statuses: readonly ServerStatus[]): string {
       row('Windows', String(s.windows.length));
       for (const w of s.windows) out.push(`    - ${utc(w.fromUs)} to ${utc(w.toUs)}`);
     }
+    if (s.coverage !== undefined) renderCoverage(s.coverage, row, out);
   }
   return `${out.join('\n')}\n`;
+}
+
+function renderCoverage(c: ServerCoverage, row: (label: string, value: string) => void, out: string[]): void {
+  if (c.recoverableWindows.length === 0) {
+    row('Recoverable', 'none (no good dump inside a gap-free covered window)');
+  } else {
+    row('Recoverable', String(c.recoverableWindows.length));
+    for (const w of c.recoverableWindows) {
+      out.push(`    - ${utc(w.fromUs)} to ${utc(w.toUs)} (from backup ${w.backupId})`);
+    }
+  }
+  const r = c.binlogRetentionSeconds;
+  row(
+    'Binlog kept',
+    r === null
+      ? 'unknown (reported by an agent after a backup)'
+      : r === 0
+        ? 'forever (never purged)'
+        : `${duration(r)}: binlogs before ${c.binlogRetentionHorizon?.toISOString().replace('T', ' ').slice(0, 19) ?? '?'} UTC may be gone`,
+  );
+  row(
+    'Newest dump',
+    c.newestDumpAt === null
+      ? 'none'
+      : `${c.newestDumpAt.toISOString().replace('T', ' ').slice(0, 19)} UTC (${c.goodDumps} good in all)`,
+  );
+  for (const w of c.warnings) out.push(`  WARNING: ${w.message}`);
 }
 
 function utc(us: bigint): string {

@@ -50,6 +50,11 @@ export interface BinlogStreamOptions {
   readonly columnResolver?: ColumnResolver | undefined;
   /** Verify CRC32 trailers. Default true. */
   readonly verifyChecksums?: boolean | undefined;
+  /**
+   * Called with each event's bytes as the server sent them (header to checksum; a view that is only valid during
+   * the call) and its decoded form, before the decoded events are yielded. The raw binlog archive uses it.
+   */
+  readonly onRawEvent?: ((raw: Buffer, event: DecodedEvent) => void) | undefined;
 }
 
 /**
@@ -186,6 +191,7 @@ export async function openBinlogStream(
       signal: options.signal,
       silenceLimitMs,
       heartbeatMs,
+      onRawEvent: options.onRawEvent,
     });
   } catch (err) {
     if (channel !== undefined) channel.close();
@@ -328,6 +334,7 @@ interface RunningStreamInit {
   readonly signal: AbortSignal | undefined;
   readonly silenceLimitMs: number;
   readonly heartbeatMs: number;
+  readonly onRawEvent: ((raw: Buffer, event: DecodedEvent) => void) | undefined;
 }
 
 class RunningStream implements BinlogStream {
@@ -392,6 +399,7 @@ class RunningStream implements BinlogStream {
             cause: err,
           });
         }
+        this.#init.onRawEvent?.(packet.event, event);
         for (const e of flattenEvent(event)) {
           tracker.observe(e);
           yield e;

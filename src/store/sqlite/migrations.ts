@@ -333,6 +333,127 @@ CREATE INDEX changes_by_pk_key
   ON changes (table_key, CASE WHEN octet_length(pk) <= 32 THEN pk ELSE pk_hash END);
 `,
   },
+  {
+    version: 6,
+    name: 'binlog_archive',
+    sql: `
+-- The raw binlog archive: segments of a server's binlog stored as objects, in coordinate order (file_seq is the
+-- number after the file name's last dot, so binlog.1000000 sorts after binlog.999999). Commit times are
+-- microseconds, read as bigints.
+CREATE TABLE binlog_segments (
+  id              TEXT PRIMARY KEY,
+  server_id       TEXT NOT NULL REFERENCES servers (id) ON DELETE CASCADE,
+  binlog_file     TEXT NOT NULL,
+  file_seq        INTEGER NOT NULL,
+  start_position  INTEGER NOT NULL CHECK (start_position >= 4),
+  end_position    INTEGER NOT NULL CHECK (end_position >= start_position),
+  ends_file       INTEGER NOT NULL CHECK (ends_file IN (0, 1)),
+  start_gtid_set  TEXT,
+  end_gtid_set    TEXT,
+  first_gtid      TEXT,
+  last_gtid       TEXT,
+  first_commit_us INTEGER,
+  last_commit_us  INTEGER,
+  transactions    INTEGER NOT NULL CHECK (transactions >= 0),
+  bytes           INTEGER NOT NULL CHECK (bytes >= 4),
+  sha256          TEXT NOT NULL,
+  object_key      TEXT NOT NULL,
+  created_at      TEXT NOT NULL,
+  UNIQUE (server_id, binlog_file, start_position)
+) STRICT;
+CREATE INDEX binlog_segments_by_coordinates ON binlog_segments (server_id, file_seq, binlog_file, start_position);
+
+-- Ranges the archive can never cover (binlogs purged while capture was down...). Never deleted.
+CREATE TABLE binlog_archive_gaps (
+  id            TEXT PRIMARY KEY,
+  server_id     TEXT NOT NULL REFERENCES servers (id) ON DELETE CASCADE,
+  from_file     TEXT NOT NULL,
+  from_position INTEGER NOT NULL CHECK (from_position >= 0),
+  from_gtid_set TEXT,
+  to_file       TEXT NOT NULL,
+  to_position   INTEGER NOT NULL CHECK (to_position >= 0),
+  to_gtid_set   TEXT,
+  reason        TEXT NOT NULL,
+  detail        TEXT NOT NULL,
+  recorded_at   TEXT NOT NULL
+) STRICT;
+CREATE INDEX binlog_archive_gaps_by_server ON binlog_archive_gaps (server_id, recorded_at);
+`,
+  },
+  {
+    version: 7,
+    name: 'agents',
+    sql: `
+-- Agents known to the control plane (src/store/agents.ts). scope is the tenant id of a remote agent and '' for an
+-- embedded one: agent ids are chosen by agents, so they are unique per tenant only. labels is a JSON array.
+CREATE TABLE agents (
+  scope         TEXT NOT NULL,
+  id            TEXT NOT NULL,
+  labels        TEXT NOT NULL,
+  hostname      TEXT,
+  version       TEXT,
+  registered_at TEXT NOT NULL,
+  last_seen_at  TEXT NOT NULL,
+  PRIMARY KEY (scope, id)
+) STRICT;
+CREATE INDEX agents_by_last_seen ON agents (last_seen_at);
+`,
+  },
+  {
+    version: 8,
+    name: 'audit_log_and_server_facts',
+    sql: `
+-- The hash-chained audit log (src/store/audit-log.ts). seq is the chain position: the primary key, so two
+-- writers can never both append at the same position. details is canonical JSON text. No foreign keys: the log
+-- outlives what it names, and is never updated or deleted by dbtrail.
+CREATE TABLE audit_log (
+  seq        INTEGER PRIMARY KEY CHECK (seq >= 1),
+  at         TEXT NOT NULL,
+  tenant_id  TEXT,
+  actor_kind TEXT NOT NULL,
+  actor_id   TEXT NOT NULL,
+  action     TEXT NOT NULL,
+  target     TEXT,
+  outcome    TEXT NOT NULL,
+  details    TEXT NOT NULL,
+  prev_hash  TEXT NOT NULL,
+  hash       TEXT NOT NULL
+) STRICT;
+CREATE INDEX audit_log_by_tenant ON audit_log (tenant_id, seq);
+
+-- What dbtrail last learned about a server from the server itself (src/store/server-facts.ts).
+CREATE TABLE server_facts (
+  server_id                TEXT PRIMARY KEY REFERENCES servers (id) ON DELETE CASCADE,
+  binlog_retention_seconds INTEGER CHECK (binlog_retention_seconds >= 0),
+  flavor                   TEXT NOT NULL CHECK (flavor IN ('mysql', 'mariadb')),
+  version                  TEXT NOT NULL,
+  reported_at              TEXT NOT NULL
+) STRICT;
+`,
+  },
+  {
+    version: 9,
+    name: 'drills',
+    sql: `
+-- Restore drills (src/store/drills.ts): result, RTO and per-table checksums of each drill, newest first per server.
+-- steps, tables and coordinates are JSON text.
+CREATE TABLE drills (
+  id          TEXT PRIMARY KEY,
+  tenant_id   TEXT NOT NULL REFERENCES tenants (id),
+  server_id   TEXT NOT NULL REFERENCES servers (id) ON DELETE CASCADE,
+  backup_id   TEXT,
+  status      TEXT NOT NULL CHECK (status IN ('passed', 'failed')),
+  started_at  TEXT NOT NULL,
+  finished_at TEXT NOT NULL,
+  rto_ms      INTEGER CHECK (rto_ms >= 0),
+  coordinates TEXT,
+  steps       TEXT NOT NULL,
+  tables      TEXT NOT NULL,
+  error       TEXT
+) STRICT;
+CREATE INDEX drills_by_server ON drills (server_id, finished_at);
+`,
+  },
 ];
 
 checkMigrationList(SQLITE_MIGRATIONS);

@@ -2,24 +2,34 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { systemClock, type Clock } from '../../lib/clock.js';
 import { messageOf } from '../../lib/errors.js';
+import type { AgentRepository } from '../agents.js';
 import type { ApiKeyRepository } from '../api-keys.js';
+import type { AuditLogRepository } from '../audit-log.js';
+import type { BinlogArchiveRepository } from '../binlog-archive.js';
 import type { BackupCatalog } from '../catalog.js';
 import type { ChangeIndex } from '../change-index.js';
+import type { DrillRepository } from '../drills.js';
 import { StoreOpenError } from '../errors.js';
 import type { JobRepository } from '../jobs.js';
 import type { ScheduleRepository } from '../schedules.js';
+import type { ServerFactsRepository } from '../server-facts.js';
 import type { ServerRepository } from '../servers.js';
 import type { StateStore, StoreCapabilities } from '../state-store.js';
 import type { TenantRepository } from '../tenants.js';
+import { SqliteAgentRepository } from './agents.js';
 import { SqliteApiKeyRepository } from './api-keys.js';
+import { SqliteAuditLogRepository } from './audit-log.js';
+import { SqliteBinlogArchiveRepository } from './binlog-archive.js';
 import { SqliteBackupCatalog } from './catalog.js';
 import { SqliteChangeIndex } from './change-index.js';
 import { startWalCheckpointer, type WalCheckpointer } from './checkpointer.js';
 import { connectSqlite, SqliteConnection, type SqliteDatabase } from './driver.js';
+import { SqliteDrillRepository } from './drills.js';
 import { SqliteJobRepository } from './jobs.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { migrate, schemaVersion } from './migrator.js';
 import { SqliteScheduleRepository } from './schedules.js';
+import { SqliteServerFactsRepository } from './server-facts.js';
 import { SqliteServerRepository } from './servers.js';
 import { SqliteTenantRepository } from './tenants.js';
 
@@ -68,6 +78,11 @@ export class SqliteStateStore implements StateStore {
   readonly apiKeys: ApiKeyRepository;
   readonly schedules: ScheduleRepository;
   readonly jobs: JobRepository;
+  readonly audit: AuditLogRepository;
+  readonly serverFacts: ServerFactsRepository;
+  readonly binlogArchive: BinlogArchiveRepository;
+  readonly agents: AgentRepository;
+  readonly drills: DrillRepository;
   readonly #conn: SqliteConnection;
   readonly #checkpointer: WalCheckpointer | undefined;
 
@@ -87,6 +102,11 @@ export class SqliteStateStore implements StateStore {
     this.apiKeys = new SqliteApiKeyRepository(conn, clock);
     this.schedules = new SqliteScheduleRepository(conn, clock);
     this.jobs = new SqliteJobRepository(conn, clock);
+    this.audit = new SqliteAuditLogRepository(conn, clock);
+    this.serverFacts = new SqliteServerFactsRepository(conn, clock);
+    this.binlogArchive = new SqliteBinlogArchiveRepository(conn, clock);
+    this.agents = new SqliteAgentRepository(conn, clock);
+    this.drills = new SqliteDrillRepository(conn);
     Object.freeze(this);
   }
 

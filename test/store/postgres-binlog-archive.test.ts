@@ -1,0 +1,4 @@
+import { binlogArchiveContract } from './binlog-archive.contract.js';
+import { postgresBackend } from './backends.js';
+
+binlogArchiveContract(postgresBackend());

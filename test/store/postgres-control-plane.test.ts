@@ -1,0 +1,4 @@
+import { controlPlaneContract } from './control-plane.contract.js';
+import { postgresBackend } from './backends.js';
+
+controlPlaneContract(postgresBackend());

@@ -1,0 +1,4 @@
+import { drillsContract } from './drills.contract.js';
+import { postgresBackend } from './backends.js';
+
+drillsContract(postgresBackend());

@@ -1,0 +1,4 @@
+import { catalogContract } from './catalog.contract.js';
+import { postgresBackend } from './backends.js';
+
+catalogContract(postgresBackend());
