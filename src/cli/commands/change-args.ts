@@ -1,8 +1,10 @@
 import type { App } from '../../app.js';
 import type { CanonicalValue } from '../../binlog/column-types.js';
+import { CHANGE_TYPES } from '../../store/change-index.js';
 import { NotFoundError } from '../../store/errors.js';
 import type { ServerRecord } from '../../store/servers.js';
 import type { Tenant } from '../../store/tenants.js';
+import type { FlagSpec } from '../command.js';
 import { UsageError } from '../errors.js';
 
 /**
@@ -230,3 +232,59 @@ export async function resolveServer(
   }
   return { tenant, server };
 }
+
+/** The change filters `query` and `recover` share, so that both take the same flags with the same meaning. */
+export const CHANGE_FILTER_FLAGS: readonly FlagSpec[] = [
+  {
+    name: 'schema',
+    type: 'string',
+    value: 'SCHEMA',
+    description: 'Only changes in this schema (database)',
+  },
+  {
+    name: 'table',
+    type: 'string',
+    value: 'TABLE',
+    description: 'Only changes of this table (needs --schema)',
+  },
+  {
+    name: 'pk',
+    type: 'string',
+    value: 'V',
+    description:
+      'Only changes of the row with this primary key; composite keys as a|b (\\| is a literal bar)',
+  },
+  {
+    name: 'since',
+    type: 'string',
+    value: 'TIME',
+    description: 'Committed at or after TIME: ISO 8601 with zone, or YYYY-MM-DD HH:MM:SS[.ffffff] with --tz',
+  },
+  {
+    name: 'until',
+    type: 'string',
+    value: 'TIME',
+    description: 'Committed before TIME (same forms as --since)',
+  },
+  {
+    name: 'tz',
+    type: 'string',
+    value: 'ZONE',
+    description: 'Zone of --since/--until values without one: UTC, +02:00 or an IANA name',
+  },
+  {
+    name: 'type',
+    type: 'string',
+    value: 'TYPE',
+    choices: CHANGE_TYPES,
+    description: 'Only inserts, updates or deletes',
+  },
+  { name: 'gtid', type: 'string', value: 'GTID', description: 'Only the transaction with this GTID' },
+  { name: 'changed-column', type: 'string', value: 'C', description: 'Only updates that changed column C' },
+  {
+    name: 'column-eq',
+    type: 'string',
+    value: 'COL=VALUE',
+    description: "Only changes whose before or after row has COL = VALUE (x'0A1B' for bytes)",
+  },
+];

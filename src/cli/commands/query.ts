@@ -1,7 +1,6 @@
 import { openApp, type App } from '../../app.js';
 import type { CanonicalValue } from '../../binlog/column-types.js';
 import {
-  CHANGE_TYPES,
   DEFAULT_CHANGE_QUERY_LIMIT,
   MAX_CHANGE_QUERY_LIMIT,
   pkText,
@@ -21,6 +20,7 @@ import {
   type QueryFormat,
 } from '../render/changes.js';
 import {
+  CHANGE_FILTER_FLAGS,
   checkTimeZone,
   parseColumnEqArg,
   parseTimeArg,
@@ -40,59 +40,7 @@ export const queryCommand: CommandSpec = {
       required: true,
       description: 'The server (in the configured tenant)',
     },
-    {
-      name: 'schema',
-      type: 'string',
-      value: 'SCHEMA',
-      description: 'Only changes in this schema (database)',
-    },
-    {
-      name: 'table',
-      type: 'string',
-      value: 'TABLE',
-      description: 'Only changes of this table (needs --schema)',
-    },
-    {
-      name: 'pk',
-      type: 'string',
-      value: 'V',
-      description:
-        'Only changes of the row with this primary key; composite keys as a|b (\\| is a literal bar)',
-    },
-    {
-      name: 'since',
-      type: 'string',
-      value: 'TIME',
-      description:
-        'Committed at or after TIME: ISO 8601 with zone, or YYYY-MM-DD HH:MM:SS[.ffffff] with --tz',
-    },
-    {
-      name: 'until',
-      type: 'string',
-      value: 'TIME',
-      description: 'Committed before TIME (same forms as --since)',
-    },
-    {
-      name: 'tz',
-      type: 'string',
-      value: 'ZONE',
-      description: 'Zone of --since/--until values without one: UTC, +02:00 or an IANA name',
-    },
-    {
-      name: 'type',
-      type: 'string',
-      value: 'TYPE',
-      choices: CHANGE_TYPES,
-      description: 'Only inserts, updates or deletes',
-    },
-    { name: 'gtid', type: 'string', value: 'GTID', description: 'Only the transaction with this GTID' },
-    { name: 'changed-column', type: 'string', value: 'C', description: 'Only updates that changed column C' },
-    {
-      name: 'column-eq',
-      type: 'string',
-      value: 'COL=VALUE',
-      description: "Only changes whose before or after row has COL = VALUE (x'0A1B' for bytes)",
-    },
+    ...CHANGE_FILTER_FLAGS,
     {
       name: 'limit',
       type: 'integer',

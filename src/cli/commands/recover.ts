@@ -26,16 +26,17 @@ import {
 import { canSpool, spoolUndoScript, type SpooledScript } from '../../recover/stream.js';
 import { connectSource, sourceDsn, type SourceConnection } from '../../source/connect.js';
 import { describeDsn } from '../../source/dsn.js';
-import {
-  CHANGE_TYPES,
-  isoMicros,
-  MAX_CHANGE_QUERY_LIMIT,
-  type ChangeType,
-} from '../../store/change-index.js';
+import { isoMicros, MAX_CHANGE_QUERY_LIMIT, type ChangeType } from '../../store/change-index.js';
 import { flagBool, flagInt, flagString, type CommandSpec } from '../command.js';
 import { NotFoundError } from '../../store/errors.js';
 import { UsageError } from '../errors.js';
-import { checkTimeZone, parseColumnEqArg, parseTimeArg, resolveServer } from './change-args.js';
+import {
+  CHANGE_FILTER_FLAGS,
+  checkTimeZone,
+  parseColumnEqArg,
+  parseTimeArg,
+  resolveServer,
+} from './change-args.js';
 import { canonicalPk } from './query.js';
 import { warnPasswordOnArgv } from './shared.js';
 
@@ -51,54 +52,7 @@ export const recoverCommand: CommandSpec = {
       required: true,
       description: 'The server whose changes to undo (in the configured tenant)',
     },
-    { name: 'schema', type: 'string', value: 'SCHEMA', description: 'Only changes in this schema' },
-    {
-      name: 'table',
-      type: 'string',
-      value: 'TABLE',
-      description: 'Only changes of this table (needs --schema)',
-    },
-    {
-      name: 'pk',
-      type: 'string',
-      value: 'V',
-      description:
-        'Only changes of the row with this primary key; composite keys as a|b (\\| is a literal bar)',
-    },
-    {
-      name: 'since',
-      type: 'string',
-      value: 'TIME',
-      description:
-        'Committed at or after TIME: ISO 8601 with zone, or YYYY-MM-DD HH:MM:SS[.ffffff] with --tz',
-    },
-    {
-      name: 'until',
-      type: 'string',
-      value: 'TIME',
-      description: 'Committed before TIME (same forms as --since)',
-    },
-    {
-      name: 'tz',
-      type: 'string',
-      value: 'ZONE',
-      description: 'Zone of --since/--until values without one: UTC, +02:00 or an IANA name',
-    },
-    {
-      name: 'type',
-      type: 'string',
-      value: 'TYPE',
-      choices: CHANGE_TYPES,
-      description: 'Only inserts, updates or deletes',
-    },
-    { name: 'gtid', type: 'string', value: 'GTID', description: 'Only the transaction with this GTID' },
-    { name: 'changed-column', type: 'string', value: 'C', description: 'Only updates that changed column C' },
-    {
-      name: 'column-eq',
-      type: 'string',
-      value: 'COL=VALUE',
-      description: "Only changes whose before or after row has COL = VALUE (x'0A1B' for bytes)",
-    },
+    ...CHANGE_FILTER_FLAGS,
     {
       name: 'after-gtid',
       type: 'string',
