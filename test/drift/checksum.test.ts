@@ -115,6 +115,14 @@ describe('compareTable', () => {
     const busy = await db.connection();
     const sleeping = busy.query('SELECT SLEEP(1.2)');
     try {
+      // Start comparing only once the server runs the sleeping query: sent is not yet running.
+      for (let i = 0; i < 100; i++) {
+        const rows = await db.query<{ n: string | number }>(
+          "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT SLEEP(1.2)%'",
+        );
+        if (Number(rows[0]?.n ?? 0) > 0) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
       // Threads_running counts the comparison's own query too: with another thread sleeping it is 2.
       const r = await compareTable(actual, expected, bag, { maxThreadsRunning: 1, pauseMs: 100 });
       expect(r.equal).toBe(true);
